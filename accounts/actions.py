@@ -1,0 +1,188 @@
+"""Every change to mailboxes, aliases and admins goes through these functions: atomic, audited.
+
+Passwords are hashed here and never reach the audit log: a password change is recorded as
+the field name with no values.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import mailpasswords
+from accounts.audit import Actor, diff, record, snapshot
+from accounts.models import Alias, Mailbox, User
+from domains.models import Domain
+
+MAILBOX_FIELDS = ["display_name", "quota_mb", "active"]
+ALIAS_FIELDS = ["destinations", "active"]
+PASSWORD_CHANGED = {"password": ["(not shown)", "(changed)"]}
+
+
+def check_address_free(
+    domain: Domain, local_part: str, *, mailbox: Mailbox | None = None, alias: Alias | None = None
+) -> None:
+    """One address is either a mailbox or an alias, never both: the daemons could not agree which wins."""
+    address = f"{local_part}@{domain}"
+    if domain.is_alias_domain:
+        raise ValidationError(f"{domain} delivers as {domain.alias_of}; add addresses there instead.")
+    mailboxes = Mailbox.objects.filter(domain=domain, local_part=local_part).exclude(pk=getattr(mailbox, "pk", None))
+    if mailboxes.exists():
+        raise ValidationError({"local_part": f"{address} is already a mailbox."})
+    aliases = Alias.objects.filter(domain=domain, local_part=local_part).exclude(pk=getattr(alias, "pk", None))
+    if aliases.exists():
+        message = f"{address} is already an alias." if local_part else f"{domain} already has a catch-all."
+        raise ValidationError({"local_part": message})
+
+
+@transaction.atomic
+def create_mailbox(
+    domain: Domain,
+    local_part: str,
+    password: str,
+    *,
+    actor: Actor,
+    display_name: str = "",
+    quota_mb: int | None = None,
+    active: bool = True,
+    password_hash: str | None = None,
+) -> Mailbox:
+    check_address_free(domain, local_part)
+    mailbox = Mailbox(
+        domain=domain,
+        local_part=local_part,
+        display_name=display_name,
+        quota_mb=domain.default_quota_mb if quota_mb is None else quota_mb,
+        active=active,
+        password_hash=password_hash or mailpasswords.make_hash(password),
+        password_changed_at=timezone.now(),
+    )
+    mailbox.save()
+    changes = diff({}, snapshot(mailbox, MAILBOX_FIELDS)) | PASSWORD_CHANGED
+    record(actor, "created", "mailbox", mailbox.ascii_address, domain=domain, changes=changes)
+    return mailbox
+
+
+@transaction.atomic
+def update_mailbox(mailbox: Mailbox, *, actor: Actor, **fields) -> Mailbox:
+    before = snapshot(mailbox, MAILBOX_FIELDS)
+    for field, value in fields.items():
+        setattr(mailbox, field, value)
+    changes = diff(before, snapshot(mailbox, MAILBOX_FIELDS))
+    if changes:
+        mailbox.save()
+        record(actor, "updated", "mailbox", mailbox.ascii_address, domain=mailbox.domain, changes=changes)
+    return mailbox
+
+
+@transaction.atomic
+def set_mailbox_password(mailbox: Mailbox, password: str, *, actor: Actor) -> Mailbox:
+    mailbox.password_hash = mailpasswords.make_hash(password)
+    mailbox.password_changed_at = timezone.now()
+    mailbox.save(update_fields=["password_hash", "password_changed_at", "updated_at"])
+    record(actor, "changed password", "mailbox", mailbox.ascii_address, domain=mailbox.domain, changes=PASSWORD_CHANGED)
+    return mailbox
+
+
+@transaction.atomic
+def delete_mailbox(mailbox: Mailbox, *, actor: Actor) -> None:
+    record(
+        actor,
+        "deleted",
+        "mailbox",
+        mailbox.ascii_address,
+        domain=mailbox.domain,
+        changes=diff(snapshot(mailbox, MAILBOX_FIELDS), dict.fromkeys(MAILBOX_FIELDS)),
+    )
+    mailbox.delete()
+
+
+def _alias_name(domain: Domain, local_part: str) -> str:
+    return f"{local_part}@{domain.name}" if local_part else f"@{domain.name}"
+
+
+@transaction.atomic
+def create_alias(
+    domain: Domain, local_part: str, destinations: list[str], *, actor: Actor, active: bool = True
+) -> Alias:
+    check_address_free(domain, local_part)
+    alias = Alias.objects.create(domain=domain, local_part=local_part, destinations=destinations, active=active)
+    record(
+        actor,
+        "created",
+        "alias",
+        _alias_name(domain, local_part),
+        domain=domain,
+        changes=diff({}, snapshot(alias, ALIAS_FIELDS)),
+    )
+    return alias
+
+
+@transaction.atomic
+def update_alias(alias: Alias, *, actor: Actor, **fields) -> Alias:
+    before = snapshot(alias, ALIAS_FIELDS)
+    for field, value in fields.items():
+        setattr(alias, field, value)
+    changes = diff(before, snapshot(alias, ALIAS_FIELDS))
+    if changes:
+        alias.save()
+        record(
+            actor, "updated", "alias", _alias_name(alias.domain, alias.local_part), domain=alias.domain, changes=changes
+        )
+    return alias
+
+
+@transaction.atomic
+def delete_alias(alias: Alias, *, actor: Actor) -> None:
+    record(
+        actor,
+        "deleted",
+        "alias",
+        _alias_name(alias.domain, alias.local_part),
+        domain=alias.domain,
+        changes=diff(snapshot(alias, ALIAS_FIELDS), dict.fromkeys(ALIAS_FIELDS)),
+    )
+    alias.delete()
+
+
+@transaction.atomic
+def create_admin(username: str, password: str, *, actor: Actor, superadmin: bool, domains: list[Domain] = ()) -> User:
+    if User.objects.filter(username=username).exists():
+        raise ValidationError({"username": f"There is already an admin called {username}."})
+    user = User(username=username, is_superuser=superadmin, is_staff=superadmin)
+    user.set_password(password)
+    user.save()
+    user.domains.set(domains)
+    record(
+        actor,
+        "created",
+        "admin",
+        username,
+        domain=None,
+        changes={"superadmin": [None, superadmin], "domains": [None, sorted(d.name for d in domains)]},
+    )
+    return user
+
+
+@transaction.atomic
+def update_admin(user: User, *, actor: Actor, superadmin: bool, domains: list[Domain], active: bool) -> User:
+    before = {
+        "superadmin": user.is_superuser,
+        "active": user.is_active,
+        "domains": sorted(d.name for d in user.domains.all()),
+    }
+    user.is_superuser = user.is_staff = superadmin
+    user.is_active = active
+    user.save()
+    user.domains.set(domains)
+    after = {"superadmin": superadmin, "active": active, "domains": sorted(d.name for d in domains)}
+    if changes := diff(before, after):
+        record(actor, "updated", "admin", user.username, domain=None, changes=changes)
+    return user
+
+
+@transaction.atomic
+def set_admin_password(user: User, password: str, *, actor: Actor) -> User:
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    record(actor, "changed password", "admin", user.username, domain=None, changes=PASSWORD_CHANGED)
+    return user

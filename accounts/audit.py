@@ -1,0 +1,49 @@
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest
+
+from accounts.models import AuditEntry, User
+from domains.models import Domain
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change, as the audit log shows them."""
+
+    name: str
+    user: User | None = None
+
+
+COMMAND_LINE = Actor("command line")
+
+
+def actor_for(request: HttpRequest) -> Actor:
+    if request.user.is_authenticated:
+        return Actor(f"admin {request.user.username}", request.user)
+    if mailbox := getattr(request, "mailbox", None):
+        return Actor(f"mailbox {mailbox.ascii_address}")
+    raise PermissionError("an anonymous request cannot change anything")
+
+
+def snapshot(obj: Any, fields: list[str]) -> dict[str, Any]:
+    return {field: getattr(obj, field) for field in fields}
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    return {field: [before.get(field), value] for field, value in after.items() if before.get(field) != value}
+
+
+def record(
+    actor: Actor, action: str, object_type: str, object_name: str, *, domain: Domain | None, changes: dict | None = None
+) -> AuditEntry:
+    return AuditEntry.objects.create(
+        actor=actor.user,
+        actor_name=actor.name,
+        domain=domain,
+        domain_name=domain.name if domain else "",
+        action=action,
+        object_type=object_type,
+        object_name=object_name,
+        changes=changes or {},
+    )

@@ -1,0 +1,31 @@
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand
+
+from accounts import actions
+from accounts.audit import COMMAND_LINE
+from accounts.management.commands._input import raise_command_error, read_password
+from accounts.models import User
+from domains.models import Domain
+from mailadmin.addresses import normalize_domain
+
+
+class Command(BaseCommand):
+    help = "Create a panel admin. The password is read from standard input."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("username")
+        parser.add_argument("--superadmin", action="store_true", help="manage every domain and admin")
+        parser.add_argument("--domain", action="append", default=[], help="a domain this admin manages (repeatable)")
+
+    def handle(self, username: str, superadmin: bool, domain: list[str], **options) -> None:
+        password = read_password()
+        try:
+            domains = [Domain.objects.get(name=normalize_domain(name)) for name in domain]
+            password_validation.validate_password(password, User(username=username))
+            actions.create_admin(username, password, actor=COMMAND_LINE, superadmin=superadmin, domains=domains)
+        except Domain.DoesNotExist:
+            raise_command_error(ValidationError("one of the --domain names does not exist"))
+        except ValidationError as e:
+            raise_command_error(e)
+        self.stdout.write(f"created {'superadmin' if superadmin else 'admin'} {username}")

@@ -1,0 +1,28 @@
+import secrets
+
+from django.core.management.base import BaseCommand
+
+from accounts import actions
+from accounts.audit import COMMAND_LINE
+from accounts.models import User
+
+
+class Command(BaseCommand):
+    help = "Create the first superadmin with a random password and print its login, once. Does nothing if a superadmin exists."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--username", default="admin")
+
+    def handle(self, username: str, **options) -> None:
+        if User.objects.filter(is_superuser=True).exists():
+            self.stdout.write("A superadmin exists already; no new login created.")
+            return
+        password = secrets.token_urlsafe(15)
+        actions.create_admin(username, password, actor=COMMAND_LINE, superadmin=True)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\nFirst superadmin created. Sign in at http://127.0.0.1:8000/ with\n"
+                f"    name:     {username}\n    password: {password}\n"
+                f"This password is shown only now.\n"
+            )
+        )

@@ -1,0 +1,129 @@
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+from domains.models import Domain
+from mailadmin.search import prefix_filter
+
+
+class User(AbstractUser):
+    """A panel administrator: superadmin when is_superuser, else admin of the domains given to them.
+
+    Mailbox users are not Users: they sign in with their mail password (see accounts.sessions).
+    """
+
+
+class MailboxQuerySet(models.QuerySet):
+    def search(self, query: str) -> "MailboxQuerySet":
+        return prefix_filter(self, "local_part", query.strip().lower().split("@")[0])
+
+
+class Mailbox(models.Model):
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="mailboxes")
+    local_part = models.CharField(max_length=64)
+    # yescrypt, the crypt(3) form both Dovecot and OpenSMTPD verify (accounts.mailpasswords).
+    password_hash = models.CharField(max_length=255)
+    display_name = models.CharField(max_length=255, blank=True)
+    quota_mb = models.PositiveIntegerField("quota", default=0, help_text="0 means unlimited.")
+    active = models.BooleanField(default=True)
+    password_changed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MailboxQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["local_part"]
+        verbose_name_plural = "mailboxes"
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "local_part"], name="mailbox_unique_address"),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+    @property
+    def address(self) -> str:
+        return f"{self.local_part}@{self.domain.display_name}"
+
+    @property
+    def ascii_address(self) -> str:
+        return f"{self.local_part}@{self.domain.name}"
+
+
+class AliasQuerySet(models.QuerySet):
+    def search(self, query: str) -> "AliasQuerySet":
+        return prefix_filter(self, "local_part", query.strip().lower().split("@")[0])
+
+
+class Alias(models.Model):
+    """Mail to local_part@domain goes to every destination; an empty local part is a catch-all."""
+
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="aliases")
+    local_part = models.CharField(max_length=64, blank=True)
+    # Normalised addresses (local@a-label), local mailboxes or external.
+    destinations = models.JSONField(default=list)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AliasQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["local_part"]
+        verbose_name_plural = "aliases"
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "local_part"], name="alias_unique_address"),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+    @property
+    def is_catch_all(self) -> bool:
+        return self.local_part == ""
+
+    @property
+    def address(self) -> str:
+        return f"{self.local_part}@{self.domain.display_name}" if self.local_part else f"@{self.domain.display_name}"
+
+
+class AuditEntry(models.Model):
+    """One change, by whom, to what. `changes` is {field: [before, after]} and never holds a secret."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # Kept as text so history survives the deletion of the admin, mailbox or domain.
+    actor_name = models.CharField(max_length=320)
+    domain = models.ForeignKey(Domain, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    domain_name = models.CharField(max_length=253, blank=True)
+    action = models.CharField(max_length=32)
+    object_type = models.CharField(max_length=32)
+    object_name = models.CharField(max_length=320)
+    changes = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["domain", "-created_at"], name="audit_domain_recent")]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.object_type} {self.object_name}"
+
+
+class LoginFailure(models.Model):
+    """Failed logins per key ("account:…" or "client:…") since the start of the current window."""
+
+    key = models.CharField(max_length=400, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"
+
+
+def visible_audit_entries(user) -> models.QuerySet:
+    entries = AuditEntry.objects.select_related("actor")
+    if user.is_superuser:
+        return entries
+    return entries.filter(domain__in=Domain.objects.managed_by(user))

@@ -1,0 +1,267 @@
+from copy import copy
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import authenticate, login, logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import actions, sessions, throttle
+from accounts.audit import actor_for
+from accounts.forms import AdminForm, AliasForm, LoginForm, MailboxForm, SelfServicePasswordForm
+from accounts.models import User, visible_audit_entries
+from domains.views import domain_page_context
+from mailadmin.access import (
+    admin_required,
+    alias_for,
+    domain_for,
+    mailbox_for,
+    mailbox_required,
+    superadmin_required,
+)
+from mailadmin.views_util import paginate, run_action
+
+DOMAIN_PAGE = "domains/domain_detail.html"
+
+
+def _client_address(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _next_url(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return target
+    return default
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    """One sign-in for both: an admin name, or a mailbox address with its mail password."""
+    form = LoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        identifier, password = form.cleaned_data["username"], form.cleaned_data["password"]
+        keys = throttle.keys_for(identifier, _client_address(request))
+        if wait := throttle.seconds_locked(keys):
+            form.add_error(None, f"Too many failed sign-ins. Try again in {(wait + 59) // 60} minutes.")
+        elif user := authenticate(request, username=identifier, password=password):
+            request.session.flush()
+            login(request, user)
+            throttle.forget_account(identifier)
+            return redirect(_next_url(request, "/"))
+        elif mailbox := sessions.authenticate_mailbox(identifier, password):
+            sessions.login_mailbox(request, mailbox)
+            throttle.forget_account(identifier)
+            return redirect("account")
+        else:
+            throttle.record_failure(keys)
+            form.add_error(None, "The name or password is wrong, or the account is disabled.")
+    return render(request, "accounts/login.html", {"form": form, "next": request.GET.get("next", "")})
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)  # flushes the session, mailbox sign-ins included
+    return redirect("login")
+
+
+@require_http_methods(["GET", "POST"])
+@mailbox_required
+def account(request: HttpRequest) -> HttpResponse:
+    mailbox = request.mailbox
+    form = SelfServicePasswordForm(request.POST or None, mailbox=mailbox)
+    if request.method == "POST" and form.is_valid():
+        actions.set_mailbox_password(mailbox, form.cleaned_data["password"], actor=actor_for(request))
+        sessions.update_session_hash(request, mailbox)
+        messages.success(request, "Your password is changed. Use the new one in your mail apps too.")
+        return redirect("account")
+    return render(
+        request, "accounts/account.html", {"mailbox": mailbox, "form": form, "mail_host": settings.MAIL_HOSTNAME}
+    )
+
+
+def _domain_section(request: HttpRequest, domain, section: str, **forms) -> HttpResponse:
+    return render(request, f"{DOMAIN_PAGE}#{section}", domain_page_context(request, domain, **forms))
+
+
+@require_http_methods(["GET", "POST"])
+@admin_required
+def mailbox_create(request: HttpRequest, name: str) -> HttpResponse:
+    domain = domain_for(request, name)
+    form = MailboxForm(request.POST or None, domain=domain)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        mailbox = run_action(
+            form,
+            actions.create_mailbox,
+            domain,
+            data["local_part"],
+            data["password"],
+            actor=actor_for(request),
+            display_name=data["display_name"],
+            quota_mb=data["quota_mb"],
+            active=data["active"],
+        )
+        if mailbox:
+            messages.success(request, f"Added the mailbox {mailbox}.")
+            if request.htmx:
+                return _domain_section(request, domain, "mailboxes")
+            return redirect("domain_detail", name=domain.name)
+    if request.htmx:
+        return _domain_section(request, domain, "mailboxes", mailbox_form=form)
+    return render(request, "accounts/mailbox_form.html", {"form": form, "domain": domain})
+
+
+@require_http_methods(["GET", "POST"])
+@admin_required
+def mailbox_edit(request: HttpRequest, name: str, local_part: str) -> HttpResponse:
+    mailbox = mailbox_for(request, name, local_part)
+    form = MailboxForm(request.POST or None, instance=copy(mailbox), domain=mailbox.domain)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        actor = actor_for(request)
+        actions.update_mailbox(
+            mailbox, actor=actor, display_name=data["display_name"], quota_mb=data["quota_mb"], active=data["active"]
+        )
+        if data["password"]:
+            actions.set_mailbox_password(mailbox, data["password"], actor=actor)
+        if request.htmx:
+            return render(
+                request, f"{DOMAIN_PAGE}#mailbox-row", {"mailbox": mailbox, "domain": mailbox.domain, "saved": True}
+            )
+        messages.success(request, f"Saved {mailbox}.")
+        return redirect("domain_detail", name=name)
+    template = "accounts/mailbox_form.html#inline-form" if request.htmx else "accounts/mailbox_form.html"
+    return render(request, template, {"form": form, "domain": mailbox.domain, "mailbox": mailbox})
+
+
+@require_POST
+@admin_required
+def mailbox_toggle(request: HttpRequest, name: str, local_part: str) -> HttpResponse:
+    mailbox = mailbox_for(request, name, local_part)
+    actions.update_mailbox(mailbox, actor=actor_for(request), active=not mailbox.active)
+    if request.htmx:
+        return render(request, f"{DOMAIN_PAGE}#mailbox-row", {"mailbox": mailbox, "domain": mailbox.domain})
+    messages.success(request, f"{'Enabled' if mailbox.active else 'Disabled'} {mailbox}.")
+    return redirect("domain_detail", name=name)
+
+
+@require_http_methods(["GET", "POST"])
+@admin_required
+def mailbox_delete(request: HttpRequest, name: str, local_part: str) -> HttpResponse:
+    mailbox = mailbox_for(request, name, local_part)
+    if request.method == "POST":
+        actions.delete_mailbox(mailbox, actor=actor_for(request))
+        if request.htmx:
+            return HttpResponse("")  # the row swaps itself out
+        messages.success(request, f"Deleted the mailbox {mailbox}.")
+        return redirect("domain_detail", name=name)
+    return render(
+        request, "accounts/confirm_delete.html", {"object": mailbox, "kind": "mailbox", "domain": mailbox.domain}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@admin_required
+def alias_create(request: HttpRequest, name: str) -> HttpResponse:
+    domain = domain_for(request, name)
+    form = AliasForm(request.POST or None, domain=domain)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        alias = run_action(
+            form,
+            actions.create_alias,
+            domain,
+            data["local_part"],
+            data["destinations"],
+            actor=actor_for(request),
+            active=data["active"],
+        )
+        if alias:
+            messages.success(request, f"Added the alias {alias}.")
+            if request.htmx:
+                return _domain_section(request, domain, "aliases")
+            return redirect("domain_detail", name=domain.name)
+    if request.htmx:
+        return _domain_section(request, domain, "aliases", alias_form=form)
+    return render(request, "accounts/alias_form.html", {"form": form, "domain": domain})
+
+
+@require_http_methods(["GET", "POST"])
+@admin_required
+def alias_edit(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
+    alias = alias_for(request, name, alias_id)
+    form = AliasForm(request.POST or None, instance=copy(alias), domain=alias.domain)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        actions.update_alias(alias, actor=actor_for(request), destinations=data["destinations"], active=data["active"])
+        if request.htmx:
+            return render(request, f"{DOMAIN_PAGE}#alias-row", {"alias": alias, "domain": alias.domain, "saved": True})
+        messages.success(request, f"Saved the alias {alias}.")
+        return redirect("domain_detail", name=name)
+    template = "accounts/alias_form.html#inline-form" if request.htmx else "accounts/alias_form.html"
+    return render(request, template, {"form": form, "domain": alias.domain, "alias": alias})
+
+
+@require_http_methods(["GET", "POST"])
+@admin_required
+def alias_delete(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
+    alias = alias_for(request, name, alias_id)
+    if request.method == "POST":
+        actions.delete_alias(alias, actor=actor_for(request))
+        if request.htmx:
+            return HttpResponse("")
+        messages.success(request, f"Deleted the alias {alias}.")
+        return redirect("domain_detail", name=name)
+    return render(request, "accounts/confirm_delete.html", {"object": alias, "kind": "alias", "domain": alias.domain})
+
+
+@admin_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    entries = visible_audit_entries(request.user)
+    query = request.GET.get("q", "").strip().lower()
+    if query:
+        entries = entries.filter(object_name__startswith=query)
+    template = "accounts/audit.html#entries" if request.htmx else "accounts/audit.html"
+    return render(request, template, {"page": paginate(request, entries), "q": query})
+
+
+@superadmin_required
+def admin_list(request: HttpRequest) -> HttpResponse:
+    admins = User.objects.order_by("username").prefetch_related("domains")
+    return render(request, "accounts/admin_list.html", {"page": paginate(request, admins)})
+
+
+def _save_admin(request: HttpRequest, form: AdminForm, admin: User | None) -> User | None:
+    data, actor = form.cleaned_data, actor_for(request)
+    domains = list(data["domains"])
+    if admin is None:
+        return run_action(
+            form,
+            actions.create_admin,
+            data["username"],
+            data["password"],
+            actor=actor,
+            superadmin=data["superadmin"],
+            domains=domains,
+        )
+    if admin == request.user and not (data["superadmin"] and data["active"]):
+        form.add_error(None, "You cannot take away your own superadmin rights or disable yourself.")
+        return None
+    actions.update_admin(admin, actor=actor, superadmin=data["superadmin"], domains=domains, active=data["active"])
+    if data["password"]:
+        actions.set_admin_password(admin, data["password"], actor=actor)
+    return admin
+
+
+@require_http_methods(["GET", "POST"])
+@superadmin_required
+def admin_form(request: HttpRequest, admin_id: int | None = None) -> HttpResponse:
+    admin = get_object_or_404(User, pk=admin_id) if admin_id else None
+    form = AdminForm(request.POST or None, admin=admin)
+    if request.method == "POST" and form.is_valid() and (saved := _save_admin(request, form, admin)):
+        messages.success(request, f"Saved the admin {saved.username}.")
+        return redirect("admin_list")
+    return render(request, "accounts/admin_form.html", {"form": form, "admin": admin})

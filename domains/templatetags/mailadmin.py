@@ -1,0 +1,10 @@
+from django import template
+
+from mailadmin.quota import format_quota
+
+register = template.Library()
+
+
+@register.filter
+def quota(megabytes: int) -> str:
+    return format_quota(megabytes)

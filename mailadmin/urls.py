@@ -1,0 +1,26 @@
+from django.urls import path
+
+from accounts import views as accounts
+from domains import views as domains
+
+urlpatterns = [
+    path("", domains.dashboard, name="dashboard"),
+    path("login/", accounts.login_view, name="login"),
+    path("logout/", accounts.logout_view, name="logout"),
+    path("account/", accounts.account, name="account"),
+    path("audit/", accounts.audit_log, name="audit"),
+    path("admins/", accounts.admin_list, name="admin_list"),
+    path("admins/new/", accounts.admin_form, name="admin_create"),
+    path("admins/<int:admin_id>/", accounts.admin_form, name="admin_edit"),
+    path("domains/new/", domains.domain_create, name="domain_create"),
+    path("domains/<str:name>/", domains.domain_detail, name="domain_detail"),
+    path("domains/<str:name>/edit/", domains.domain_edit, name="domain_edit"),
+    path("domains/<str:name>/delete/", domains.domain_delete, name="domain_delete"),
+    path("domains/<str:name>/mailboxes/new/", accounts.mailbox_create, name="mailbox_create"),
+    path("domains/<str:name>/mailboxes/<str:local_part>/", accounts.mailbox_edit, name="mailbox_edit"),
+    path("domains/<str:name>/mailboxes/<str:local_part>/toggle/", accounts.mailbox_toggle, name="mailbox_toggle"),
+    path("domains/<str:name>/mailboxes/<str:local_part>/delete/", accounts.mailbox_delete, name="mailbox_delete"),
+    path("domains/<str:name>/aliases/new/", accounts.alias_create, name="alias_create"),
+    path("domains/<str:name>/aliases/<int:alias_id>/", accounts.alias_edit, name="alias_edit"),
+    path("domains/<str:name>/aliases/<int:alias_id>/delete/", accounts.alias_delete, name="alias_delete"),
+]

@@ -1,0 +1,22 @@
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.forms import BaseForm
+from django.http import HttpRequest
+
+
+def paginate(request: HttpRequest, queryset: QuerySet, param: str = "page") -> Page:
+    return Paginator(queryset, settings.PAGE_SIZE).get_page(request.GET.get(param))
+
+
+def run_action(form: BaseForm, action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call an action; a ValidationError it raises becomes the form's error and None is returned."""
+    try:
+        return action(*args, **kwargs)
+    except ValidationError as e:
+        form.add_error(None, e)
+        return None

@@ -1,0 +1,38 @@
+# Shared by scripts/serve and scripts/test: Debian packages and the project's virtualenv.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Install Debian packages that are not installed yet (no upgrade of anything else).
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "Installing Debian packages: ${missing[*]}"
+  # Debian's postinst scripts would start system-wide daemons; tests start their own.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod +x /usr/sbin/policy-rc.d
+  fi
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends --no-upgrade "${missing[@]}" >/dev/null
+}
+
+# Create .venv if needed and install the pinned requirements file given.
+ensure_venv() {
+  local requirements=$1
+  if ! python3 -c "import ensurepip, venv" 2>/dev/null; then
+    apt_install python3-venv
+  fi
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  local stamp=".venv/.installed-$(basename "$requirements")"
+  if [ ! -e "$stamp" ] || [ "$requirements" -nt "$stamp" ]; then
+    .venv/bin/pip install -q --disable-pip-version-check -r "$requirements"
+    touch "$stamp"
+  fi
+}
