@@ -9,7 +9,15 @@ from mailadmin.addresses import normalize_address, normalize_local_part
 from mailadmin.quota import QuotaField
 
 
-class LoginForm(forms.Form):
+class PlainLabels:
+    """Labels without Django's trailing colon."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class LoginForm(PlainLabels, forms.Form):
     username = forms.CharField(
         label="Email address or admin name",
         max_length=320,
@@ -57,7 +65,7 @@ class NewPasswordMixin:
         return password1
 
 
-class MailboxForm(NewPasswordMixin, forms.ModelForm):
+class MailboxForm(NewPasswordMixin, PlainLabels, forms.ModelForm):
     """Creates a mailbox (password required) or edits one (a password typed in resets it)."""
 
     quota_mb = QuotaField(label="Quota")
@@ -68,6 +76,9 @@ class MailboxForm(NewPasswordMixin, forms.ModelForm):
         labels = {"local_part": "Address"}
 
     def __init__(self, *args, domain: Domain, **kwargs) -> None:
+        # Distinct ids: the add form and several inline edit forms can share one page.
+        instance = kwargs.get("instance")
+        kwargs.setdefault("auto_id", f"mailbox-{instance.pk if instance else 'new'}-%s")
         super().__init__(*args, **kwargs)
         self.domain = domain
         self.password_required = self.instance._state.adding
@@ -95,7 +106,7 @@ class MailboxForm(NewPasswordMixin, forms.ModelForm):
         pass
 
 
-class AliasForm(forms.ModelForm):
+class AliasForm(PlainLabels, forms.ModelForm):
     destinations = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="One or more addresses, separated by commas or new lines: mailboxes here or anywhere else.",
@@ -110,6 +121,8 @@ class AliasForm(forms.ModelForm):
         }
 
     def __init__(self, *args, domain: Domain, **kwargs) -> None:
+        instance = kwargs.get("instance")
+        kwargs.setdefault("auto_id", f"alias-{instance.pk if instance else 'new'}-%s")
         super().__init__(*args, **kwargs)
         self.domain = domain
         if not self.instance._state.adding:
@@ -145,7 +158,7 @@ class AliasForm(forms.ModelForm):
         pass
 
 
-class SelfServicePasswordForm(NewPasswordMixin, forms.Form):
+class SelfServicePasswordForm(NewPasswordMixin, PlainLabels, forms.Form):
     current_password = forms.CharField(
         strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
     )
@@ -171,7 +184,7 @@ class SelfServicePasswordForm(NewPasswordMixin, forms.Form):
         return cleaned
 
 
-class AdminForm(NewPasswordMixin, forms.Form):
+class AdminForm(NewPasswordMixin, PlainLabels, forms.Form):
     username = forms.CharField(max_length=150)
     superadmin = forms.BooleanField(required=False, help_text="Superadmins manage every domain and every admin.")
     active = forms.BooleanField(required=False, initial=True)

@@ -1,11 +1,12 @@
 from django import forms
 
+from accounts.forms import PlainLabels
 from domains.models import Domain
 from mailadmin.addresses import normalize_domain
 from mailadmin.quota import QuotaField
 
 
-class DomainForm(forms.ModelForm):
+class DomainForm(PlainLabels, forms.ModelForm):
     default_quota_mb = QuotaField(label="Default quota for new mailboxes")
 
     class Meta:

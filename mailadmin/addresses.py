@@ -80,6 +80,8 @@ def normalize_domain(value: str) -> str:
     if bad:
         raise ValidationError(f"A domain name cannot contain {_describe(bad)}.", code="invalid_character")
     _check_dots(value, "A domain name")
+    if value.isascii() and len(value) > DOMAIN_MAX:
+        raise ValidationError(f"A domain name can have at most {DOMAIN_MAX} characters.", code="too_long")
     if any(len(label.encode()) > LABEL_MAX for label in value.split(".") if label.isascii()):
         raise ValidationError(
             f"Each part of a domain name can have at most {LABEL_MAX} characters.", code="label_too_long"

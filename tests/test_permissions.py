@@ -1,0 +1,93 @@
+"""Every named URL, tried as every role. A new URL must be added to MATRIX or this test fails."""
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from accounts import actions
+from accounts.audit import COMMAND_LINE
+from tests.conftest import client_for, mailbox_client
+
+ROLES = ["anonymous", "mailbox_user", "other_domain_admin", "domain_admin", "superadmin"]
+LOGIN = "login"  # a redirect to the login page
+
+# name: (method, expected outcome per role, in the order of ROLES)
+MATRIX = {
+    "login": ("GET", [200, 200, 200, 200, 200]),
+    "logout": ("POST", [302, 302, 302, 302, 302]),
+    "account": ("GET", [LOGIN, 200, 403, 403, 403]),
+    "dashboard": ("GET", [LOGIN, 403, 200, 200, 200]),
+    "audit": ("GET", [LOGIN, 403, 200, 200, 200]),
+    "admin_list": ("GET", [LOGIN, 403, 403, 403, 200]),
+    "admin_create": ("GET", [LOGIN, 403, 403, 403, 200]),
+    "admin_edit": ("GET", [LOGIN, 403, 403, 403, 200]),
+    "domain_create": ("GET", [LOGIN, 403, 403, 403, 200]),
+    "domain_detail": ("GET", [LOGIN, 403, 404, 200, 200]),
+    "domain_edit": ("GET", [LOGIN, 403, 403, 403, 200]),
+    "domain_delete": ("GET", [LOGIN, 403, 403, 403, 200]),
+    "mailbox_create": ("GET", [LOGIN, 403, 404, 200, 200]),
+    "mailbox_edit": ("GET", [LOGIN, 403, 404, 200, 200]),
+    "mailbox_toggle": ("POST", [LOGIN, 403, 404, 302, 302]),
+    "mailbox_delete": ("GET", [LOGIN, 403, 404, 200, 200]),
+    "alias_create": ("GET", [LOGIN, 403, 404, 200, 200]),
+    "alias_edit": ("GET", [LOGIN, 403, 404, 200, 200]),
+    "alias_delete": ("GET", [LOGIN, 403, 404, 200, 200]),
+}
+
+
+def named_urls(patterns=None, prefix="") -> list[URLPattern]:
+    found = []
+    for pattern in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(pattern, URLResolver):
+            found += named_urls(pattern.url_patterns)
+        elif pattern.name:
+            found.append(pattern)
+    return found
+
+
+def test_every_named_url_is_in_the_matrix():
+    assert sorted(p.name for p in named_urls()) == sorted(MATRIX)
+
+
+@pytest.fixture
+def world(domain, mailbox, superadmin, domain_admin, other_domain_admin):
+    alias = actions.create_alias(domain, "info", ["alice@example.org"], actor=COMMAND_LINE)
+    return {
+        "name": domain.name,
+        "local_part": mailbox.local_part,
+        "alias_id": alias.pk,
+        "admin_id": domain_admin.pk,
+        "users": {"superadmin": superadmin, "domain_admin": domain_admin, "other_domain_admin": other_domain_admin},
+    }
+
+
+def client_as(role: str, world: dict) -> Client:
+    if role == "anonymous":
+        return Client()
+    if role == "mailbox_user":
+        return mailbox_client("alice@example.org")
+    return client_for(world["users"][role])
+
+
+def url_for(pattern: URLPattern, world: dict) -> str:
+    kwargs = {key: world[key] for key in pattern.pattern.converters}
+    return reverse(pattern.name, kwargs=kwargs)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_url_answers_each_role_as_the_matrix_says(role, world):
+    mismatches = []
+    for pattern in named_urls():
+        method, outcomes = MATRIX[pattern.name]
+        expected = outcomes[ROLES.index(role)]
+        client = client_as(role, world)  # a fresh session each time: logout and toggles must not leak
+        url = url_for(pattern, world)
+        response = client.post(url) if method == "POST" else client.get(url)
+        got = response.status_code
+        if expected == LOGIN:
+            ok = got == 302 and response["Location"].startswith("/login/?next=")
+        else:
+            ok = got == expected
+        if not ok:
+            mismatches.append(f"{method} {url}: expected {expected}, got {got}")
+    assert not mismatches, "\n".join(mismatches)
