@@ -99,7 +99,7 @@ class AuditEntry(models.Model):
     domain_name = models.CharField(max_length=253, blank=True)
     action = models.CharField(max_length=32)
     object_type = models.CharField(max_length=32)
-    object_name = models.CharField(max_length=320)
+    object_name = models.CharField(max_length=320, db_index=True)
     changes = models.JSONField(default=dict)
 
     class Meta:
@@ -122,8 +122,8 @@ class LoginFailure(models.Model):
         return f"{self.key}: {self.count}"
 
 
-def visible_audit_entries(user) -> models.QuerySet:
-    entries = AuditEntry.objects.select_related("actor")
+def visible_audit_entries(user, search: str = "") -> models.QuerySet:
+    entries = prefix_filter(AuditEntry.objects.select_related("actor"), "object_name", search.strip().lower())
     if user.is_superuser:
         return entries
     return entries.filter(domain__in=Domain.objects.managed_by(user))

@@ -220,10 +220,8 @@ def alias_delete(request: HttpRequest, name: str, alias_id: int) -> HttpResponse
 
 @admin_required
 def audit_log(request: HttpRequest) -> HttpResponse:
-    entries = visible_audit_entries(request.user)
     query = request.GET.get("q", "").strip().lower()
-    if query:
-        entries = entries.filter(object_name__startswith=query)
+    entries = visible_audit_entries(request.user, query)
     template = "accounts/audit.html#entries" if request.htmx else "accounts/audit.html"
     return render(request, template, {"page": paginate(request, entries), "q": query})
 
