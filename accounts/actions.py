@@ -12,6 +12,7 @@ from accounts import mailpasswords
 from accounts.audit import Actor, diff, record, snapshot
 from accounts.models import Alias, Mailbox, User
 from domains.models import Domain
+from mailadmin.export.apply import mark_dirty
 
 MAILBOX_FIELDS = ["display_name", "quota_mb", "active"]
 ALIAS_FIELDS = ["destinations", "active"]
@@ -59,6 +60,7 @@ def create_mailbox(
     mailbox.save()
     changes = diff({}, snapshot(mailbox, MAILBOX_FIELDS)) | PASSWORD_CHANGED
     record(actor, "created", "mailbox", mailbox.ascii_address, domain=domain, changes=changes)
+    mark_dirty()
     return mailbox
 
 
@@ -71,6 +73,7 @@ def update_mailbox(mailbox: Mailbox, *, actor: Actor, **fields) -> Mailbox:
     if changes:
         mailbox.save()
         record(actor, "updated", "mailbox", mailbox.ascii_address, domain=mailbox.domain, changes=changes)
+        mark_dirty()
     return mailbox
 
 
@@ -80,6 +83,7 @@ def set_mailbox_password(mailbox: Mailbox, password: str, *, actor: Actor) -> Ma
     mailbox.password_changed_at = timezone.now()
     mailbox.save(update_fields=["password_hash", "password_changed_at", "updated_at"])
     record(actor, "changed password", "mailbox", mailbox.ascii_address, domain=mailbox.domain, changes=PASSWORD_CHANGED)
+    mark_dirty()
     return mailbox
 
 
@@ -93,6 +97,7 @@ def delete_mailbox(mailbox: Mailbox, *, actor: Actor) -> None:
         domain=mailbox.domain,
         changes=diff(snapshot(mailbox, MAILBOX_FIELDS), dict.fromkeys(MAILBOX_FIELDS)),
     )
+    mark_dirty()
     mailbox.delete()
 
 
@@ -114,6 +119,7 @@ def create_alias(
         domain=domain,
         changes=diff({}, snapshot(alias, ALIAS_FIELDS)),
     )
+    mark_dirty()
     return alias
 
 
@@ -128,6 +134,7 @@ def update_alias(alias: Alias, *, actor: Actor, **fields) -> Alias:
         record(
             actor, "updated", "alias", _alias_name(alias.domain, alias.local_part), domain=alias.domain, changes=changes
         )
+        mark_dirty()
     return alias
 
 
@@ -141,6 +148,7 @@ def delete_alias(alias: Alias, *, actor: Actor) -> None:
         domain=alias.domain,
         changes=diff(snapshot(alias, ALIAS_FIELDS), dict.fromkeys(ALIAS_FIELDS)),
     )
+    mark_dirty()
     alias.delete()
 
 

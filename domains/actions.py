@@ -5,6 +5,7 @@ from django.db import transaction
 
 from accounts.audit import Actor, diff, record, snapshot
 from domains.models import Domain
+from mailadmin.export.apply import mark_dirty
 
 DOMAIN_FIELDS = ["active", "default_quota_mb", "alias_of_id"]
 
@@ -34,6 +35,7 @@ def create_domain(
     _check_alias_target(domain, alias_of)
     domain.save()
     record(actor, "created", "domain", domain.name, domain=domain, changes=diff({}, snapshot(domain, DOMAIN_FIELDS)))
+    mark_dirty()
     return domain
 
 
@@ -47,6 +49,7 @@ def update_domain(domain: Domain, *, actor: Actor, **fields) -> Domain:
     if changes:
         domain.save()
         record(actor, "updated", "domain", domain.name, domain=domain, changes=changes)
+        mark_dirty()
     return domain
 
 
@@ -57,4 +60,5 @@ def delete_domain(domain: Domain, *, actor: Actor) -> None:
         raise ValidationError(f"{names} deliver as {domain}; delete or change them first.")
     counts = {"mailboxes": domain.mailboxes.count(), "aliases": domain.aliases.count()}
     record(actor, "deleted", "domain", domain.name, domain=domain, changes={k: [v, 0] for k, v in counts.items()})
+    mark_dirty()
     domain.delete()

@@ -51,3 +51,30 @@ class Domain(models.Model):
     @property
     def is_alias_domain(self) -> bool:
         return self.alias_of_id is not None
+
+
+class DkimKey(models.Model):
+    """A DKIM key of a domain. Only active keys sign; pending ones are published first, retired
+    ones stay published for a grace period after rotation."""
+
+    PENDING, ACTIVE, RETIRED = "pending", "active", "retired"
+    STATES = [(PENDING, "pending"), (ACTIVE, "active"), (RETIRED, "retired")]
+
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="dkim_keys")
+    selector = models.CharField(max_length=63)
+    algorithm = models.CharField(max_length=10, choices=[("rsa", "RSA"), ("ed25519", "Ed25519")], default="rsa")
+    bits = models.PositiveIntegerField(default=2048)
+    # Fernet token of the exported private key (domains.dkim); never shown in a page.
+    private_key_encrypted = models.TextField()
+    public_key = models.TextField(help_text="The p= value of the DNS record (base64).")
+    state = models.CharField(max_length=10, choices=STATES, default=PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["domain", "-created_at"]
+        constraints = [models.UniqueConstraint(fields=["domain", "selector"], name="dkim_unique_selector")]
+
+    def __str__(self) -> str:
+        return f"{self.selector}._domainkey.{self.domain.name} ({self.algorithm}, {self.state})"

@@ -5,6 +5,7 @@ checkout, a secret key generated once into var/. Production (MAILADMIN_ENV=produ
 to start while anything it needs is missing, and says what.
 """
 
+import base64
 import os
 import secrets
 from pathlib import Path
@@ -49,11 +50,12 @@ def envsecret(name: str) -> str:
     return os.environ.get(name, "")
 
 
-def development_secret_key() -> str:
-    path = VAR_DIR / "dev-secret-key"
+def development_secret(name: str, make) -> str:
+    """A secret generated once into var/ so that development needs no configuration."""
+    path = VAR_DIR / name
     if not path.exists():
         VAR_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
+        path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
 
@@ -64,11 +66,24 @@ if ENVIRONMENT not in ("development", "production"):
 PRODUCTION = ENVIRONMENT == "production"
 
 DEBUG = envbool("DEBUG", not PRODUCTION)
-SECRET_KEY = envsecret("SECRET_KEY") or ("" if PRODUCTION else development_secret_key())
+SECRET_KEY = envsecret("SECRET_KEY") or (
+    "" if PRODUCTION else development_secret("dev-secret-key", lambda: secrets.token_urlsafe(50))
+)
+# Encrypts DKIM private keys at rest (a Fernet key). Losing it makes stored keys unusable.
+DKIM_ENCRYPTION_KEY = envsecret("DKIM_ENCRYPTION_KEY") or (
+    ""
+    if PRODUCTION
+    else development_secret("dev-dkim-encryption-key", lambda: base64.urlsafe_b64encode(os.urandom(32)).decode())
+)
 ALLOWED_HOSTS = [h for h in env("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,[::1]").split(",") if h]
 
 if PRODUCTION:
-    missing = [name for name, value in [("SECRET_KEY", SECRET_KEY), ("ALLOWED_HOSTS", ALLOWED_HOSTS)] if not value]
+    required = [
+        ("SECRET_KEY", SECRET_KEY),
+        ("ALLOWED_HOSTS", ALLOWED_HOSTS),
+        ("DKIM_ENCRYPTION_KEY", DKIM_ENCRYPTION_KEY),
+    ]
+    missing = [name for name, value in required if not value]
     if missing:
         raise ImproperlyConfigured(f"production needs {', '.join(missing)} set in the environment")
 
@@ -83,6 +98,7 @@ INSTALLED_APPS = [
     "accounts",
     "domains",
     "dnsrecords",
+    "mailadmin.export",
 ]
 
 MIDDLEWARE = [
@@ -111,6 +127,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
+                "mailadmin.export.context_processors.config_state",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },
@@ -182,6 +199,24 @@ MAIL_HOSTNAME = env("MAIL_HOSTNAME", "mail.example.test")
 EXPORT_ROOT = Path(env("EXPORT_ROOT", "/" if PRODUCTION else str(VAR_DIR / "export-root")))
 HELPER_SOCKET = Path(env("HELPER_SOCKET", "/run/mailadmin/helper.sock" if PRODUCTION else str(VAR_DIR / "helper.sock")))
 DNS_RESOLVERS = [r for r in env("DNS_RESOLVERS").split(",") if r]
+STAGING_DIR = Path(env("STAGING_DIR", "/var/lib/mailadmin/staging" if PRODUCTION else str(VAR_DIR / "staging")))
+
+# The daemons' configuration around the tables (mailadmin.export.host.HostConfig): only what
+# is set here overrides the Debian 12 defaults written there.
+_MAIL_HOST_ENV = {
+    "MAIL_LISTEN": ("listen", lambda v: tuple(a.strip() for a in v.split(",") if a.strip())),
+    "MAIL_TLS_CERT": ("tls_cert", str),
+    "MAIL_TLS_KEY": ("tls_key", str),
+    "LMTP_CLIENT_USER": ("lmtp_client_user", str),
+    "VMAIL_UID": ("vmail_uid", int),
+    "VMAIL_GID": ("vmail_gid", int),
+    "VMAIL_HOME": ("vmail_home", str),
+    "DOVECOT_LMTP_SOCKET": ("lmtp_socket", str),
+    "RSPAMD_URL": ("rspamd_url", str),
+    "MAIL_RELAY_HOST": ("relay_host", str),
+    "POSTMASTER_ADDRESS": ("postmaster", str),
+}
+MAIL_HOST = {field: parse(os.environ[name]) for name, (field, parse) in _MAIL_HOST_ENV.items() if os.environ.get(name)}
 
 PAGE_SIZE = envint("PAGE_SIZE", 50)
 

@@ -2,6 +2,7 @@ from django.urls import path
 
 from accounts import views as accounts
 from domains import views as domains
+from mailadmin.export import views as export
 
 urlpatterns = [
     path("", domains.dashboard, name="dashboard"),
@@ -9,6 +10,8 @@ urlpatterns = [
     path("logout/", accounts.logout_view, name="logout"),
     path("account/", accounts.account, name="account"),
     path("audit/", accounts.audit_log, name="audit"),
+    path("config/", export.config_status, name="config_status"),
+    path("config/apply/", export.config_apply, name="config_apply"),
     path("admins/", accounts.admin_list, name="admin_list"),
     path("admins/new/", accounts.admin_form, name="admin_create"),
     path("admins/<int:admin_id>/", accounts.admin_form, name="admin_edit"),

@@ -18,6 +18,8 @@ MATRIX = {
     "account": ("GET", [LOGIN, 200, 403, 403, 403]),
     "dashboard": ("GET", [LOGIN, 403, 200, 200, 200]),
     "audit": ("GET", [LOGIN, 403, 200, 200, 200]),
+    "config_status": ("GET", [LOGIN, 403, 403, 403, 200]),
+    "config_apply": ("POST", [LOGIN, 403, 403, 403, 302]),
     "admin_list": ("GET", [LOGIN, 403, 403, 403, 200]),
     "admin_create": ("GET", [LOGIN, 403, 403, 403, 200]),
     "admin_edit": ("GET", [LOGIN, 403, 403, 403, 200]),

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ExportConfig(AppConfig):
+    name = "mailadmin.export"
+    label = "export"
+    verbose_name = "configuration export"

@@ -1,0 +1,9 @@
+from django.http import HttpRequest
+
+from mailadmin.export.models import ConfigState
+
+
+def config_state(request: HttpRequest) -> dict:
+    if not request.user.is_authenticated:
+        return {}
+    return {"config_state": ConfigState.objects.filter(pk=1).first()}

@@ -1,0 +1,49 @@
+"""The mail host around the tables: names, addresses, ports and paths, from settings.
+
+Production defaults are Debian 12's paths; tests point every path and port at a sandbox.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    hostname: str
+    root: Path  # the export root: "/" in production
+    listen: tuple[str, ...] = ("0.0.0.0", "::")
+    smtp_port: int = 25
+    submission_port: int = 587
+    smtps_port: int = 465
+    imap_port: int = 143
+    imaps_port: int = 993
+    tls_cert: str = "/etc/mailadmin/tls/fullchain.pem"
+    tls_key: str = "/etc/mailadmin/tls/privkey.pem"
+    # OpenSMTPD 7.4 runs mail.lmtp as its own user (measured: setresuid to opensmtpd), not as
+    # the userbase's user, so that user must be able to open Dovecot's LMTP socket.
+    lmtp_client_user: str = "opensmtpd"
+    vmail_uid: int = 5000
+    vmail_gid: int = 5000
+    vmail_home: str = "/home/vmail"
+    lmtp_socket: str = "/var/run/dovecot/lmtp"
+    rspamd_url: str = "http://127.0.0.1:11333"
+    filter_rspamd: str = "/usr/libexec/opensmtpd/filter-rspamd"
+    relay_host: str = ""  # empty: deliver outbound mail straight to the recipients' MX
+    postmaster: str = ""
+    # Only for private instances (tests): Dovecot's runtime directories and log file.
+    dovecot_base_dir: str = ""
+    dovecot_state_dir: str = ""
+    dovecot_log_path: str = ""
+    auth_failure_delay: str = "2 secs"
+    auth_penalty: bool = True
+
+    @property
+    def current(self) -> str:
+        """Where the installed generation is, as the daemons' configuration names it."""
+        return str(self.root / "etc/mailadmin/current")
+
+
+def host_config() -> HostConfig:
+    return HostConfig(hostname=settings.MAIL_HOSTNAME, root=settings.EXPORT_ROOT, **settings.MAIL_HOST)

@@ -1,0 +1,48 @@
+import signal
+import time
+
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from mailadmin.export.apply import apply_pending
+
+
+class Command(BaseCommand):
+    help = "Apply the database to the mail daemons whenever it changes (through the privileged helper)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--once", action="store_true", help="apply once if anything is pending, then exit")
+        parser.add_argument("--force", action="store_true", help="with --once: apply even if nothing changed")
+        parser.add_argument("--interval", type=float, default=0.2, help="seconds between checks for changes")
+
+    def handle(self, once: bool, force: bool, interval: float, **options) -> None:
+        if once:
+            self.report(apply_pending(force=force, requested_by="command line"))
+            return
+        stopping = False
+
+        def stop(*_) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        self.stdout.write("apply worker: waiting for changes")
+        while not stopping:
+            close_old_connections()
+            generation = apply_pending()
+            if generation:
+                self.report(generation)
+            else:
+                time.sleep(interval)
+
+    def report(self, generation) -> None:
+        if generation is None:
+            self.stdout.write("nothing to apply")
+        elif generation.ok:
+            self.stdout.write(
+                f"applied generation {generation.pk}: {len(generation.changed)} files changed, "
+                f"reloaded: {', '.join(generation.reloaded) or 'nothing'}"
+            )
+        else:
+            self.stderr.write(f"generation {generation.pk} failed: {generation.error}")

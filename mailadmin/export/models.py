@@ -1,0 +1,47 @@
+from django.db import models
+
+
+class ConfigState(models.Model):
+    """One row: how far the daemons' configuration is behind the database.
+
+    Every committed change bumps `wanted`; an apply records the `wanted` it rendered in
+    `applied`. `running_since` is the claim that keeps applies one at a time.
+    """
+
+    wanted = models.PositiveBigIntegerField(default=0)
+    applied = models.PositiveBigIntegerField(default=0)
+    attempted = models.PositiveBigIntegerField(default=0)
+    running_since = models.DateTimeField(null=True, blank=True)
+    last_generation = models.PositiveBigIntegerField(null=True, blank=True)
+    last_finished_at = models.DateTimeField(null=True, blank=True)
+    last_ok = models.BooleanField(null=True)
+    last_error = models.TextField(blank=True)
+    last_applied_generation = models.PositiveBigIntegerField(null=True, blank=True)
+    last_applied_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"wanted {self.wanted}, applied {self.applied}"
+
+    @property
+    def pending(self) -> int:
+        return max(0, self.wanted - self.applied)
+
+
+class Generation(models.Model):
+    """One apply: its number is the primary key, and names the staged directory gen-N."""
+
+    covers = models.PositiveBigIntegerField(help_text="The ConfigState.wanted value this generation rendered.")
+    requested_by = models.CharField(max_length=320, default="automatic")
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    ok = models.BooleanField(null=True)
+    changed = models.JSONField(default=list)
+    reloaded = models.JSONField(default=list)
+    error = models.TextField(blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"generation {self.pk}"

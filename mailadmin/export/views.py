@@ -1,0 +1,38 @@
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.audit import actor_for
+from mailadmin.access import superadmin_required
+from mailadmin.export.apply import apply_pending, config_state, preview
+from mailadmin.export.models import Generation
+from mailadmin.export.render import RenderError
+
+
+@superadmin_required
+def config_status(request: HttpRequest) -> HttpResponse:
+    try:
+        diffs, preview_error = preview(), ""
+    except RenderError as e:
+        diffs, preview_error = [], str(e)
+    context = {
+        "state": config_state(),
+        "generations": Generation.objects.all()[:20],
+        "diffs": diffs,
+        "preview_error": preview_error,
+    }
+    return render(request, "export/config.html", context)
+
+
+@require_POST
+@superadmin_required
+def config_apply(request: HttpRequest) -> HttpResponse:
+    generation = apply_pending(force=True, requested_by=actor_for(request).name)
+    if generation is None:
+        messages.error(request, "Another apply is running; it will include your changes.")
+    elif generation.ok:
+        messages.success(request, f"Applied generation {generation.pk}.")
+    else:
+        messages.error(request, f"Generation {generation.pk} failed: {generation.error}")
+    return redirect("config_status")

@@ -1,0 +1,453 @@
+#!/usr/bin/env python3
+"""mailadmin's privileged helper: installs a staged generation of the mail daemons'
+configuration and reloads them. Standard library only; no Django, no shell.
+
+The panel (unprivileged) renders every file into STAGING/gen-N/ with a manifest.json of
+SHA-256 sums, then sends {"op": "apply", "generation": N} over a unix socket. This helper:
+
+1. admits only the panel's uid (SO_PEERCRED) and one JSON line of at most 4 KiB;
+2. copies only paths on a fixed allowlist, each with a fixed owner, group and mode, opening
+   every staged path component with O_NOFOLLOW (a symlink in staging is refused), checking
+   the SHA-256 of each file, writing with fsync, then fsync of each directory;
+3. lays the files out as ROOT/etc/mailadmin/generations/S (S: its own counter), renamed into
+   place only when complete, and runs the daemons' own checkers (smtpd -n, doveconf -n,
+   rspamadm configtest) on it, with the generation's paths in place of "current";
+4. switches ROOT/etc/mailadmin/current, a symlink, to the new generation in one rename, so the
+   daemons see either the whole old or the whole new generation, never a mix, whenever this
+   process or the machine stops;
+5. reloads only what changed, with fixed argv: doveadm reload (users file, dovecot.conf),
+   smtpctl update table T (a table), a restart (smtpd.conf: SIGHUP would kill smtpd), an
+   Rspamd reload (DKIM). If a reload fails, "current" goes back to the previous generation
+   and the same reloads run again.
+
+Daemon-facing paths (/etc/smtpd.conf, /etc/dovecot/dovecot.conf, …) are symlinks into
+"current", made once; a file found there first is kept as PATH.mailadmin-orig.
+
+usage: helper.py --config /etc/mailadmin/helper.json
+"""
+
+import argparse
+import fcntl
+import grp
+import hashlib
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import socketserver
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+MAX_REQUEST = 4096
+MAX_FILE = 512 * 1024 * 1024
+TABLES = ("domains", "passwds", "virtuals", "vusers", "senderaddrs")
+
+# relative path in a generation -> (owner, group, mode)
+FILES = {
+    "dovecot/dovecot.conf": ("root", "root", 0o644),
+    "dovecot/users": ("root", "dovecot", 0o640),
+    "smtpd/smtpd.conf": ("root", "root", 0o644),
+    **{f"smtpd/{table}": ("root", "opensmtpd", 0o640) for table in TABLES},
+    "smtpd/mailname": ("root", "root", 0o644),
+    "smtpd/filter-rspamd": ("root", "root", 0o755),
+    "rspamd/local.d/dkim_signing.conf": ("root", "root", 0o644),
+}
+PATTERNS = [
+    (re.compile(r"rspamd/dkim/[a-z0-9][a-z0-9.-]{0,252}\.[a-z0-9][a-z0-9-]{0,62}\.key"), ("root", "_rspamd", 0o640)),
+    (re.compile(r"mta-sts/[a-z0-9][a-z0-9.-]{0,252}\.txt"), ("root", "root", 0o644)),
+]
+# daemon-facing path under ROOT -> file in the current generation
+LINKS = {
+    "etc/smtpd.conf": "smtpd/smtpd.conf",
+    "etc/dovecot/dovecot.conf": "dovecot/dovecot.conf",
+    "etc/dovecot/users": "dovecot/users",
+    "etc/rspamd/local.d/dkim_signing.conf": "rspamd/local.d/dkim_signing.conf",
+    **{f"etc/smtpd/{name}": f"smtpd/{name}" for name in (*TABLES, "mailname")},
+}
+CONFIGS = ("smtpd/smtpd.conf", "dovecot/dovecot.conf", "rspamd/local.d/dkim_signing.conf")
+
+
+class Refused(Exception):
+    """The request cannot be carried out; nothing was changed."""
+
+
+def file_rule(rel: str) -> tuple[str, str, int]:
+    if rel in FILES:
+        return FILES[rel]
+    for pattern, rule in PATTERNS:
+        if pattern.fullmatch(rel):
+            return rule
+    raise Refused(f"{rel!r} is not a file the helper installs")
+
+
+def fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_staged(base: str, rel: str) -> bytes:
+    """Read base/rel without following any symlink on the way (the staging area is the panel's)."""
+    fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        parts = rel.split("/")
+        for part in parts[:-1]:
+            next_fd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = next_fd
+        file_fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
+    except OSError as e:
+        raise Refused(f"cannot read staged {rel}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    try:
+        info = os.fstat(file_fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE:
+            raise Refused(f"staged {rel} is not a regular file of at most {MAX_FILE} bytes")
+        chunks = []
+        while chunk := os.read(file_fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(file_fd)
+
+
+class Helper:
+    def __init__(self, config: dict) -> None:
+        self.root = os.path.abspath(config["root"])
+        self.staging = os.path.abspath(config["staging"])
+        self.privileged = bool(config.get("privileged", os.geteuid() == 0))
+        self.keep = int(config.get("keep_generations", 5))
+        self.check = config.get("check", {})
+        self.reload_commands = config.get("reload", {})
+        self.rspamd_confdir = config.get("rspamd_confdir", "/etc/rspamd")
+        self.base = os.path.join(self.root, "etc/mailadmin")
+        self.generations = os.path.join(self.base, "generations")
+        self.current = os.path.join(self.base, "current")
+        os.makedirs(self.generations, mode=0o755, exist_ok=True)
+        for leftover in os.listdir(self.generations):
+            if leftover.endswith(".tmp"):
+                shutil.rmtree(os.path.join(self.generations, leftover), ignore_errors=True)
+
+    # --- installing -------------------------------------------------------------------
+
+    def owner_ids(self, owner: str, group: str) -> tuple[int, int]:
+        if not self.privileged:
+            return -1, -1  # development: keep our own uid and gid, modes still apply
+        try:
+            return pwd.getpwnam(owner).pw_uid, grp.getgrnam(group).gr_gid
+        except KeyError as e:
+            raise Refused(f"no such user or group on this system: {e.args[0]}") from None
+
+    def write_file(self, directory: str, rel: str, data: bytes) -> None:
+        owner, group, mode = file_rule(rel)
+        uid, gid = self.owner_ids(owner, group)
+        path = os.path.join(directory, rel)
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            if uid != -1:
+                os.fchown(fd, uid, gid)
+            os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def next_sequence(self) -> int:
+        numbers = [int(name) for name in os.listdir(self.generations) if name.isdigit()]
+        return max(numbers, default=0) + 1
+
+    def install(self, generation: int) -> str:
+        source = os.path.join(self.staging, f"gen-{generation}")
+        try:
+            manifest = json.loads(read_staged(source, "manifest.json"))
+            files = manifest["files"]
+            if manifest.get("generation") != generation or not isinstance(files, dict):
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            raise Refused(f"staged generation {generation} has no valid manifest") from None
+        missing = set(FILES) - set(files)
+        if missing:
+            raise Refused(f"staged generation {generation} lacks {', '.join(sorted(missing))}")
+        sequence = self.next_sequence()
+        final = os.path.join(self.generations, str(sequence))
+        temporary = final + ".tmp"
+        os.mkdir(temporary, 0o755)
+        try:
+            for rel, digest in sorted(files.items()):
+                file_rule(rel)
+                data = read_staged(os.path.join(source, "files"), rel)
+                if hashlib.sha256(data).hexdigest() != digest:
+                    raise Refused(f"staged {rel} does not match its manifest")
+                self.write_file(temporary, rel, data)
+            with open(os.path.join(temporary, "GENERATION"), "w") as f:
+                f.write(f"{generation}\n")
+                f.flush()
+                os.fsync(f.fileno())
+            for directory, _, _ in os.walk(temporary):
+                fsync_dir(directory)
+            os.rename(temporary, final)
+            fsync_dir(self.generations)
+        except BaseException:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise
+        return final
+
+    # --- checking ---------------------------------------------------------------------
+
+    def run_checks(self, generation_dir: str) -> None:
+        """Run the daemons' checkers on the new generation, its paths standing in for "current"."""
+        if not self.check:
+            return
+        with tempfile.TemporaryDirectory(prefix="check-", dir=self.base) as scratch:
+            relocated = {}
+            for rel in CONFIGS:
+                with open(os.path.join(generation_dir, rel), "rb") as f:
+                    text = f.read().replace(self.current.encode() + b"/", generation_dir.encode() + b"/")
+                path = os.path.join(scratch, rel)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "wb") as f:
+                    f.write(text)
+                relocated[rel] = path
+            confdir = os.path.join(scratch, "rspamd-confdir")
+            for sub in ("local.d", "override.d"):
+                live = os.path.join(self.rspamd_confdir, sub)
+                if os.path.isdir(live):
+                    shutil.copytree(live, os.path.join(confdir, sub), symlinks=False, ignore_dangling_symlinks=True)
+            os.makedirs(os.path.join(confdir, "local.d"), exist_ok=True)
+            shutil.copyfile(
+                relocated["rspamd/local.d/dkim_signing.conf"], os.path.join(confdir, "local.d/dkim_signing.conf")
+            )
+            os.chmod(scratch, 0o755)
+            for root, dirs, names in os.walk(scratch):
+                for name in dirs + names:
+                    os.chmod(os.path.join(root, name), 0o755 if name in dirs else 0o644)
+            values = {
+                "smtpd_conf": relocated["smtpd/smtpd.conf"],
+                "dovecot_conf": relocated["dovecot/dovecot.conf"],
+                "rspamd_confdir": confdir,
+            }
+            for daemon, argv in sorted(self.check.items()):
+                result = run([arg.format(**values) for arg in argv])
+                if result.returncode != 0:
+                    output = (result.stdout + result.stderr).strip().splitlines()[-5:]
+                    raise Refused(f"{daemon} rejected the new configuration: {' | '.join(output)}")
+
+    # --- switching and reloading -------------------------------------------------------
+
+    def current_generation(self) -> str | None:
+        try:
+            target = os.readlink(self.current)
+        except FileNotFoundError:
+            return None
+        return os.path.join(self.base, target)
+
+    def switch(self, generation_dir: str) -> None:
+        link = self.current + ".new"
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(os.path.relpath(generation_dir, self.base), link)
+        os.rename(link, self.current)
+        fsync_dir(self.base)
+
+    def ensure_links(self) -> None:
+        for rel, target in LINKS.items():
+            path = os.path.join(self.root, rel)
+            wanted = os.path.join(self.current, target)
+            if os.path.islink(path) and os.readlink(path) == wanted:
+                continue
+            os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+            if os.path.lexists(path) and not os.path.islink(path) and not os.path.lexists(path + ".mailadmin-orig"):
+                os.rename(path, path + ".mailadmin-orig")
+            temporary = path + ".mailadmin-new"
+            if os.path.lexists(temporary):
+                os.unlink(temporary)
+            os.symlink(wanted, temporary)
+            os.rename(temporary, path)
+            fsync_dir(os.path.dirname(path))
+
+    def reload_plan(self, old: str | None, new: str) -> tuple[list[str], list[list[str]]]:
+        changed = sorted(rel for rel in manifest_of(new) if old is None or digest(old, rel) != digest(new, rel))
+        removed = [] if old is None else sorted(set(manifest_of(old)) - set(manifest_of(new)))
+        touched = set(changed + removed)
+        commands: list[list[str]] = []
+        if touched & {"dovecot/users", "dovecot/dovecot.conf"}:
+            commands.append(self.command("dovecot"))
+        if touched & {"smtpd/smtpd.conf", "smtpd/filter-rspamd", "smtpd/mailname"}:
+            commands.append(self.command("smtpd_restart"))
+        else:
+            commands += [self.command("smtpd_table", table=t) for t in TABLES if f"smtpd/{t}" in touched]
+        if any(rel.startswith("rspamd/") for rel in touched):
+            commands.append(self.command("rspamd"))
+        return changed + [f"{rel} (removed)" for rel in removed], [c for c in commands if c]
+
+    def command(self, name: str, **values: str) -> list[str]:
+        return [arg.format(**values) for arg in self.reload_commands.get(name, [])]
+
+    def reload(self, commands: list[list[str]]) -> list[str]:
+        done = []
+        for argv in commands:
+            result = run(argv)
+            if result.returncode != 0:
+                raise Refused(f"{' '.join(argv)} failed: {(result.stdout + result.stderr).strip()[-300:]}")
+            done.append(" ".join(argv))
+        return done
+
+    def prune(self) -> None:
+        keep = {os.path.realpath(self.current)}
+        numbers = sorted((int(n) for n in os.listdir(self.generations) if n.isdigit()), reverse=True)
+        for number in numbers[self.keep :]:
+            path = os.path.join(self.generations, str(number))
+            if os.path.realpath(path) not in keep:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def apply(self, generation: int) -> dict:
+        # One apply at a time, even with two helpers started on the same root by mistake.
+        with open(os.path.join(self.base, ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self.apply_locked(generation)
+
+    def apply_locked(self, generation: int) -> dict:
+        started = time.monotonic()
+        new = self.install(generation)
+        try:
+            self.run_checks(new)
+        except BaseException:
+            shutil.rmtree(new, ignore_errors=True)
+            raise
+        old = self.current_generation()
+        changed, commands = self.reload_plan(old, new)
+        self.switch(new)
+        self.ensure_links()
+        try:
+            reloaded = self.reload(commands)
+        except Refused as e:
+            if old is None:
+                raise
+            self.switch(old)
+            try:
+                self.reload(commands)
+            except Refused as again:
+                raise Refused(f"{e}; the previous generation is back, but reloading it failed too: {again}") from None
+            shutil.rmtree(new, ignore_errors=True)
+            raise Refused(f"{e}; the previous generation is live again") from None
+        self.prune()
+        return {
+            "ok": True,
+            "generation": generation,
+            "installed_as": os.path.basename(new),
+            "changed": changed,
+            "reloaded": reloaded,
+            "seconds": round(time.monotonic() - started, 3),
+        }
+
+    def handle(self, request: dict) -> dict:
+        op = request.get("op")
+        if op == "ping":
+            return {"ok": True}
+        if op == "apply":
+            generation = request.get("generation")
+            if not isinstance(generation, int) or isinstance(generation, bool) or not 0 < generation < 2**53:
+                raise Refused("generation must be a positive whole number")
+            return self.apply(generation)
+        if op == "reload":
+            service = request.get("service")
+            names = {"dovecot": "dovecot", "smtpd": "smtpd_restart", "rspamd": "rspamd"}
+            if service not in names:
+                raise Refused("service must be dovecot, smtpd or rspamd")
+            return {"ok": True, "reloaded": self.reload([self.command(names[service])])}
+        raise Refused("unknown request")
+
+
+def run(argv: list[str]) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return subprocess.CompletedProcess(argv, 127, "", str(e))
+
+
+def manifest_of(directory: str) -> list[str]:
+    found = []
+    for root, _, names in os.walk(directory):
+        found += [os.path.relpath(os.path.join(root, n), directory) for n in names if n != "GENERATION"]
+    return found
+
+
+def digest(directory: str, rel: str) -> str | None:
+    try:
+        with open(os.path.join(directory, rel), "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def peer_uid(connection: socket.socket) -> int:
+    credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", credentials)[1]
+
+
+def serve(config: dict) -> None:
+    helper = Helper(config)
+    allowed = {0, os.getuid(), *config.get("allowed_uids", [])}
+    path = config["socket"]
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            if peer_uid(self.connection) not in allowed:
+                self.reply({"ok": False, "error": "not allowed"})
+                return
+            line = self.rfile.readline(MAX_REQUEST + 1)
+            try:
+                if len(line) > MAX_REQUEST:
+                    raise Refused("request too long")
+                request = json.loads(line)
+                if not isinstance(request, dict):
+                    raise Refused("request must be a JSON object")
+                response = helper.handle(request)
+            except (ValueError, Refused) as e:
+                response = {"ok": False, "error": str(e)}
+            except OSError as e:
+                response = {"ok": False, "error": f"{e.strerror}: {e.filename}"}
+            self.reply(response)
+
+        def reply(self, response: dict) -> None:
+            self.wfile.write(json.dumps(response).encode() + b"\n")
+
+    if os.path.lexists(path):
+        os.unlink(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    old_umask = os.umask(0o117)
+    server = socketserver.UnixStreamServer(path, Handler)
+    os.umask(old_umask)
+    if group := config.get("socket_group"):
+        os.chown(path, -1, grp.getgrnam(group).gr_gid)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(f"mailadmin helper: listening on {path}, root {helper.root}", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", required=True)
+    args = parser.parse_args()
+    with open(args.config) as f:
+        serve(json.load(f))
+
+
+if __name__ == "__main__":
+    main()

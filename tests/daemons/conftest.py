@@ -1,0 +1,61 @@
+"""The real mail host for the tests in this folder, started once per test session."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.test import override_settings
+
+from mailadmin.export import helper_client
+from mailadmin.export.apply import apply_pending
+from mailadmin.export.host import host_config
+from mailadmin.export.render import render
+from mailadmin.export.snapshot import Snapshot
+from mailadmin.export.stage import stage
+from tests.daemons.lab import HOSTNAME, Lab
+
+LAB_DIR = Path(os.environ.get("MAILADMIN_LAB_DIR", "/tmp/mailadmin-lab"))
+DAEMONS = ["dovecot", "doveadm", "doveconf", "smtpd", "smtpctl", "rspamd", "rspamadm", "unshare", "nsenter"]
+
+
+@pytest.fixture(scope="session")
+def mail_lab(django_db_blocker):
+    assert os.geteuid() == 0, "the real daemons need root: run the tests as root (CI does)"
+    missing = [name for name in DAEMONS if not shutil.which(name)]
+    assert not missing, f"missing daemons {missing}: run scripts/install-daemons (scripts/test does)"
+    assert b"OpenSMTPD 7." in subprocess.run(["smtpd", "-h"], capture_output=True).stderr, "OpenSMTPD 7.x is needed"
+    lab = Lab(LAB_DIR)
+    lab.setup()
+    settings = override_settings(
+        MAIL_HOSTNAME=HOSTNAME,
+        EXPORT_ROOT=lab.root,
+        STAGING_DIR=lab.staging,
+        HELPER_SOCKET=lab.socket,
+        MAIL_HOST=lab.mail_host(),
+    )
+    settings.enable()
+    try:
+        lab.start("helper")
+        # The daemons start from a first generation, as on a new host.
+        stage(1_000_000, render(Snapshot(), host_config()))
+        answer = helper_client.call({"op": "apply", "generation": 1_000_000})
+        assert answer["ok"], answer
+        for name in ["rspamd", "dovecot", "smtpd"]:
+            lab.start(name)
+        yield lab
+    finally:
+        lab.stop_all()
+        settings.disable()
+
+
+@pytest.fixture
+def lab(mail_lab, db):
+    return mail_lab
+
+
+def apply_now():
+    generation = apply_pending(force=True, requested_by="test")
+    assert generation is not None and generation.ok, generation and generation.error
+    return generation
