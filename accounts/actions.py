@@ -12,6 +12,7 @@ from accounts import mailpasswords
 from accounts.audit import Actor, diff, record, snapshot
 from accounts.models import Alias, Mailbox, User
 from domains.models import Domain
+from mailadmin.addresses import normalize_address, normalize_local_part
 from mailadmin.export.apply import mark_dirty
 
 MAILBOX_FIELDS = ["display_name", "quota_mb", "active"]
@@ -47,6 +48,7 @@ def create_mailbox(
     active: bool = True,
     password_hash: str | None = None,
 ) -> Mailbox:
+    local_part = normalize_local_part(local_part)
     check_address_free(domain, local_part)
     mailbox = Mailbox(
         domain=domain,
@@ -125,6 +127,8 @@ def create_alias(
 
 @transaction.atomic
 def update_alias(alias: Alias, *, actor: Actor, **fields) -> Alias:
+    if "destinations" in fields:
+        fields["destinations"] = [normalize_address(d) for d in fields["destinations"]]
     before = snapshot(alias, ALIAS_FIELDS)
     for field, value in fields.items():
         setattr(alias, field, value)

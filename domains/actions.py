@@ -5,6 +5,7 @@ from django.db import transaction
 
 from accounts.audit import Actor, diff, record, snapshot
 from domains.models import Domain
+from mailadmin.addresses import normalize_domain
 from mailadmin.export.apply import mark_dirty
 
 DOMAIN_FIELDS = ["active", "default_quota_mb", "alias_of_id"]
@@ -29,6 +30,7 @@ def _check_alias_target(domain: Domain, alias_of: Domain | None) -> None:
 def create_domain(
     name: str, *, actor: Actor, active: bool = True, default_quota_mb: int = 0, alias_of: Domain | None = None
 ) -> Domain:
+    name = normalize_domain(name)
     if Domain.objects.filter(name=name).exists():
         raise ValidationError({"name": f"{name} already exists."})
     domain = Domain(name=name, active=active, default_quota_mb=default_quota_mb, alias_of=alias_of)

@@ -97,7 +97,10 @@ def fsync_dir(path: str) -> None:
 
 def read_staged(base: str, rel: str) -> bytes:
     """Read base/rel without following any symlink on the way (the staging area is the panel's)."""
-    fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as e:
+        raise Refused(f"cannot read staged {rel}: {e.strerror}") from None
     try:
         parts = rel.split("/")
         for part in parts[:-1]:
@@ -176,7 +179,7 @@ class Helper:
             files = manifest["files"]
             if manifest.get("generation") != generation or not isinstance(files, dict):
                 raise ValueError
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, Refused):
             raise Refused(f"staged generation {generation} has no valid manifest") from None
         missing = set(FILES) - set(files)
         if missing:

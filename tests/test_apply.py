@@ -1,0 +1,130 @@
+"""Every committed change marks the configuration dirty; applies run one at a time, cover every
+change made before them, and show their outcome in the panel."""
+
+import json
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from pytest_django.asserts import assertContains, assertNotContains
+
+from accounts import actions
+from accounts.audit import COMMAND_LINE
+from mailadmin.export.apply import apply_pending, config_state
+from mailadmin.export.models import ConfigState, Generation
+
+HELPER = Path(__file__).resolve().parents[1] / "mailadmin/helper.py"
+
+
+@pytest.fixture
+def helper(tmp_path, settings):
+    """The real helper, unprivileged, against a sandbox root (as in development)."""
+    settings.EXPORT_ROOT = tmp_path / "root"
+    settings.STAGING_DIR = tmp_path / "staging"
+    settings.HELPER_SOCKET = tmp_path / "helper.sock"
+    config = tmp_path / "helper.json"
+    config.write_text(
+        json.dumps(
+            {
+                "root": str(settings.EXPORT_ROOT),
+                "staging": str(settings.STAGING_DIR),
+                "socket": str(settings.HELPER_SOCKET),
+                "privileged": False,
+            }
+        )
+    )
+    process = subprocess.Popen([sys.executable, str(HELPER), "--config", str(config)], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not settings.HELPER_SOCKET.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield settings.EXPORT_ROOT
+    process.terminate()
+    process.wait()
+
+
+def users_file(root: Path) -> str:
+    return (root / "etc/dovecot/users").read_text()
+
+
+def test_a_change_is_applied_once_and_then_there_is_nothing_to_do(helper, domain, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.create_mailbox(domain, "alice", "alice mail password", actor=COMMAND_LINE)
+    assert config_state().pending == 1
+    generation = apply_pending()
+    assert generation.ok, generation.error
+    assert "alice@example.org:{CRYPT}$y$" in users_file(helper)
+    assert config_state().pending == 0
+    assert apply_pending() is None
+
+
+def test_ten_quick_edits_are_covered_by_one_apply(helper, domain, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(10):
+            actions.create_mailbox(domain, f"user{n}", "a mail password 1", actor=COMMAND_LINE)
+    assert config_state().pending == 10
+    assert apply_pending().ok
+    assert apply_pending() is None
+    assert Generation.objects.count() == 1
+    assert users_file(helper).count("@example.org:") == 10
+
+
+def test_a_rolled_back_change_marks_nothing(db, domain):
+    state_before = config_state().wanted
+    with pytest.raises(ValueError):
+        from django.db import transaction
+
+        with transaction.atomic():
+            actions.create_mailbox(domain, "alice", "alice mail password", actor=COMMAND_LINE)
+            raise ValueError("the request failed later")
+    assert config_state().wanted == state_before
+
+
+def test_applies_take_turns(helper, domain):
+    ConfigState.objects.update_or_create(pk=1, defaults={"wanted": 5, "running_since": timezone.now()})
+    assert apply_pending() is None  # someone else is applying; their run covers this change
+    ConfigState.objects.filter(pk=1).update(running_since=timezone.now() - timedelta(hours=1))
+    assert apply_pending().ok  # a claim left by a dead process is taken over
+
+
+def test_a_helper_that_does_not_answer_is_reported_and_not_hammered(db, settings, tmp_path, domain):
+    settings.HELPER_SOCKET = tmp_path / "nobody-home.sock"
+    settings.STAGING_DIR = tmp_path / "staging"
+    ConfigState.objects.update_or_create(pk=1, defaults={"wanted": 1})
+    generation = apply_pending()
+    assert not generation.ok and "the helper is not running" in generation.error
+    assert apply_pending() is None  # the same state is retried later, not in a tight loop
+    ConfigState.objects.filter(pk=1).update(wanted=2)
+    assert apply_pending() is not None  # a new change is tried at once
+
+
+def test_the_status_line_shows_the_outcome(superadmin_client, helper, domain, mailbox):
+    apply_pending(force=True)
+    assertContains(superadmin_client.get("/"), "Applied generation 1 at")
+    actions.update_mailbox(mailbox, actor=COMMAND_LINE, display_name="changed")
+    ConfigState.objects.filter(pk=1).update(wanted=config_state().wanted + 1)
+    assertContains(superadmin_client.get("/"), "1 change waiting to be applied; generation 1 is live.")
+
+
+def test_the_config_page_previews_the_next_apply_without_secrets(superadmin_client, helper, domain, mailbox):
+    apply_pending(force=True)
+    actions.create_mailbox(domain, "bob", "bob mail password", actor=COMMAND_LINE)
+    page = superadmin_client.get("/config/")
+    assertContains(page, "dovecot/users")
+    assertContains(page, "+bob@example.org:{CRYPT}&lt;hash ")
+    assertNotContains(page, "$y$")
+    response = superadmin_client.post("/config/apply/", follow=True)
+    assertContains(response, "Applied generation 2.")
+    assertContains(response, "Nothing: the installed files match the database.")
+    assert "bob@example.org" in users_file(helper)
+
+
+def test_a_failed_apply_is_shown_with_its_reason(superadmin_client, db, settings, tmp_path, domain):
+    settings.HELPER_SOCKET = tmp_path / "nobody-home.sock"
+    settings.STAGING_DIR = tmp_path / "staging"
+    response = superadmin_client.post("/config/apply/", follow=True)
+    assertContains(response, "failed: the helper is not running")
+    assertContains(superadmin_client.get("/"), "The last apply failed:")

@@ -1,0 +1,314 @@
+"""The privileged helper installs only what it should, atomically, and keeps the old generation
+live when anything fails. Run unprivileged against a sandbox root, as in development."""
+
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from mailadmin.export.host import HostConfig
+from mailadmin.export.render import render
+from mailadmin.export.snapshot import MailboxRow, Snapshot
+from mailadmin.helper import Helper, Refused
+
+HASH = "$y$j9T$FOqg79T.1aaakbQPXOu.H1$56Z60oKeb7Ivn04HUPUTrtofaOGgpVTQ8PqcEchW8FC"
+HELPER = Path(__file__).resolve().parents[1] / "mailadmin/helper.py"
+
+
+def files_for(root: Path, mailboxes: int = 3, quota: int = 0) -> dict[str, bytes]:
+    snapshot = Snapshot(
+        domains=("example.org",),
+        mailboxes=tuple(MailboxRow(f"user{n}", "example.org", HASH, quota) for n in range(mailboxes)),
+    )
+    return render(snapshot, HostConfig("mail.example.org", root))
+
+
+def stage_raw(staging: Path, number: int, files: dict[str, bytes], manifest: dict | None = None) -> Path:
+    import hashlib
+
+    base = staging / f"gen-{number}"
+    for rel, data in files.items():
+        path = base / "files" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    manifest = manifest or {
+        "generation": number,
+        "files": {rel: hashlib.sha256(d).hexdigest() for rel, d in files.items()},
+    }
+    (base / "manifest.json").write_text(json.dumps(manifest))
+    return base
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    root, staging = tmp_path / "root", tmp_path / "staging"
+    root.mkdir()
+    staging.mkdir()
+    config = {"root": str(root), "staging": str(staging), "socket": str(tmp_path / "helper.sock"), "privileged": False}
+    return root, staging, config
+
+
+def installed(root: Path) -> dict[str, bytes]:
+    current = root / "etc/mailadmin/current"
+    return {
+        str(p.relative_to(current)): p.read_bytes()
+        for p in current.rglob("*")
+        if p.is_file() and p.name != "GENERATION"
+    }
+
+
+def test_it_installs_a_generation_and_points_the_daemons_paths_at_it(sandbox):
+    root, staging, config = sandbox
+    files = files_for(root)
+    stage_raw(staging, 1, files)
+    answer = Helper(config).handle({"op": "apply", "generation": 1})
+    assert answer["ok"] and answer["installed_as"] == "1"
+    assert installed(root) == files
+    assert (root / "etc/smtpd.conf").resolve() == (root / "etc/mailadmin/generations/1/smtpd/smtpd.conf")
+    assert (root / "etc/dovecot/users").read_bytes() == files["dovecot/users"]
+    modes = {
+        rel: oct(os.stat(root / "etc/mailadmin/current" / rel).st_mode & 0o777)
+        for rel in ["dovecot/users", "smtpd/passwds", "smtpd/filter-rspamd", "smtpd/smtpd.conf"]
+    }
+    assert modes == {
+        "dovecot/users": "0o640",
+        "smtpd/passwds": "0o640",
+        "smtpd/filter-rspamd": "0o755",
+        "smtpd/smtpd.conf": "0o644",
+    }
+
+
+def test_a_file_found_at_a_daemon_path_is_kept_aside(sandbox):
+    root, staging, config = sandbox
+    (root / "etc/dovecot").mkdir(parents=True)
+    (root / "etc/dovecot/dovecot.conf").write_text("# Debian's own\n")
+    stage_raw(staging, 1, files_for(root))
+    Helper(config).handle({"op": "apply", "generation": 1})
+    assert (root / "etc/dovecot/dovecot.conf.mailadmin-orig").read_text() == "# Debian's own\n"
+    assert (root / "etc/dovecot/dovecot.conf").is_symlink()
+
+
+@pytest.mark.parametrize(
+    "tamper,message",
+    [
+        (lambda files, base: files.update({"../../../etc/passwd": b"x"}), "is not a file the helper installs"),
+        (lambda files, base: files.update({"smtpd/evil.conf": b"x"}), "is not a file the helper installs"),
+        (lambda files, base: files.pop("dovecot/users"), "lacks dovecot/users"),
+    ],
+)
+def test_it_refuses_a_generation_outside_its_rules_and_changes_nothing(sandbox, tamper, message):
+    root, staging, config = sandbox
+    helper = Helper(config)
+    stage_raw(staging, 1, files_for(root))
+    helper.handle({"op": "apply", "generation": 1})
+    before = installed(root)
+    files = files_for(root, mailboxes=5)
+    tamper(files, staging)
+    stage_raw(staging, 2, files)
+    with pytest.raises(Refused, match=message):
+        helper.handle({"op": "apply", "generation": 2})
+    assert installed(root) == before
+    assert sorted(os.listdir(root / "etc/mailadmin/generations")) == ["1"]
+
+
+def test_it_refuses_a_symlink_planted_in_staging(sandbox, tmp_path):
+    root, staging, config = sandbox
+    secret = tmp_path / "secret"
+    secret.write_text("root-only secret")
+    base = stage_raw(staging, 1, files_for(root))
+    users = base / "files/dovecot/users"
+    users.unlink()
+    users.symlink_to(secret)
+    with pytest.raises(Refused, match="cannot read staged dovecot/users"):
+        Helper(config).handle({"op": "apply", "generation": 1})
+    assert not (root / "etc/mailadmin/current").exists()
+
+
+def test_it_refuses_a_file_changed_after_staging(sandbox):
+    root, staging, config = sandbox
+    base = stage_raw(staging, 1, files_for(root))
+    (base / "files/smtpd/passwds").write_bytes(b"mallory@example.org $y$forged\n")
+    with pytest.raises(Refused, match="does not match its manifest"):
+        Helper(config).handle({"op": "apply", "generation": 1})
+
+
+def test_a_checker_that_says_no_keeps_the_previous_generation(sandbox, tmp_path):
+    root, staging, config = sandbox
+    helper = Helper(config)
+    stage_raw(staging, 1, files_for(root))
+    helper.handle({"op": "apply", "generation": 1})
+    config["check"] = {
+        "smtpd": [
+            "sh",
+            "-c",
+            "grep -q user4@ \"$(dirname {smtpd_conf})/../..\" -r && echo 'no user4 here' && exit 1 || true",
+        ]
+    }
+    helper = Helper(config)
+    stage_raw(staging, 2, files_for(root, mailboxes=5))
+    with pytest.raises(Refused, match="smtpd rejected the new configuration: no user4 here"):
+        helper.handle({"op": "apply", "generation": 2})
+    assert installed(root) == files_for(root)
+    assert sorted(os.listdir(root / "etc/mailadmin/generations")) == ["1"]
+
+
+def test_the_checkers_see_the_new_tables_not_the_live_ones(sandbox):
+    root, staging, config = sandbox
+    config["check"] = {"smtpd": ["sh", "-c", "grep -q user4@ $(sed -n 's/^table passwds file://p' {smtpd_conf})"]}
+    stage_raw(staging, 1, files_for(root, mailboxes=5))
+    assert Helper(config).handle({"op": "apply", "generation": 1})["ok"]
+
+
+def test_only_what_changed_is_reloaded(sandbox):
+    root, staging, config = sandbox
+    config["reload"] = {
+        "dovecot": ["true", "dovecot"],
+        "smtpd_table": ["true", "table", "{table}"],
+        "smtpd_restart": ["true", "restart"],
+        "rspamd": ["true", "rspamd"],
+    }
+    helper = Helper(config)
+    stage_raw(staging, 1, files_for(root))
+    first = helper.handle({"op": "apply", "generation": 1})
+    assert first["reloaded"] == ["true dovecot", "true restart", "true rspamd"]
+    stage_raw(staging, 2, files_for(root, quota=100))
+    second = helper.handle({"op": "apply", "generation": 2})
+    assert second["changed"] == ["dovecot/users"] and second["reloaded"] == ["true dovecot"]
+    stage_raw(staging, 3, files_for(root, mailboxes=4, quota=100))
+    third = helper.handle({"op": "apply", "generation": 3})
+    assert third["reloaded"] == ["true dovecot", "true table passwds", "true table virtuals", "true table senderaddrs"]
+
+
+def test_a_failed_reload_switches_back_to_the_previous_generation(sandbox):
+    root, staging, config = sandbox
+    flag = root / "fail-once"
+    config["reload"] = {"dovecot": ["sh", "-c", f"if [ -e {flag} ]; then rm {flag}; exit 1; fi"]}
+    helper = Helper(config)
+    stage_raw(staging, 1, files_for(root))
+    helper.handle({"op": "apply", "generation": 1})
+    flag.touch()
+    stage_raw(staging, 2, files_for(root, mailboxes=5))
+    with pytest.raises(Refused, match="the previous generation is live again"):
+        helper.handle({"op": "apply", "generation": 2})
+    assert installed(root) == files_for(root)
+
+
+def test_it_survives_being_killed_at_any_point_of_an_apply(sandbox):
+    """Killed 100 times at random moments: "current" is always one complete generation."""
+    root, staging, config = sandbox
+    generations = {1: files_for(root, mailboxes=2000), 2: files_for(root, mailboxes=2500, quota=7)}
+    for number, files in generations.items():
+        stage_raw(staging, number, files)
+    Helper(config).handle({"op": "apply", "generation": 1})
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        Helper(config).handle({"op": "apply", "generation": 2})
+        os._exit(0)
+    os.waitpid(pid, 0)
+    duration = time.monotonic() - started  # one whole apply in a forked child, as below
+    complete = [generations[1], generations[2]]
+    random.seed(20261125)
+    outcomes = set()
+    for attempt in range(100):
+        pid = os.fork()
+        if pid == 0:  # the child is the helper mid-apply; the parent kills it with SIGKILL
+            try:
+                Helper(config).handle({"op": "apply", "generation": 1 + attempt % 2})
+            finally:
+                os._exit(0)
+        time.sleep(random.uniform(0, duration * 1.5))
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        now = installed(root)
+        assert now in complete, f"attempt {attempt}: a mix of generations is live"
+        outcomes.add(complete.index(now))
+    assert outcomes == {0, 1}  # the kills landed both before and after the switch
+    Helper(config)  # a restarted helper clears half-written generations
+    assert not [n for n in os.listdir(root / "etc/mailadmin/generations") if n.endswith(".tmp")]
+
+
+@pytest.fixture
+def running_helper(sandbox):
+    root, staging, config = sandbox
+    socket_dir = Path(tempfile.mkdtemp(prefix="helper-test-"))
+    socket_dir.chmod(0o755)  # reachable by another user, for the credential test
+    config["socket"] = str(socket_dir / "helper.sock")
+    path = Path(config["socket"]).parent / "helper.json"
+    path.write_text(json.dumps(config))
+    process = subprocess.Popen([sys.executable, str(HELPER), "--config", str(path)], stdout=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while not Path(config["socket"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield root, staging, config
+    process.terminate()
+    process.wait()
+    shutil.rmtree(socket_dir, ignore_errors=True)
+
+
+def ask(socket_path: str, request: dict | bytes) -> dict:
+    with socket.socket(socket.AF_UNIX) as connection:
+        connection.connect(socket_path)
+        connection.sendall(request if isinstance(request, bytes) else json.dumps(request).encode() + b"\n")
+        return json.loads(connection.makefile().readline())
+
+
+def test_concurrent_applies_never_interleave(running_helper):
+    root, staging, config = running_helper
+    variants = {n: files_for(root, mailboxes=300 + n) for n in range(1, 9)}
+    for number, files in variants.items():
+        stage_raw(staging, number, files)
+    answers = []
+    threads = [
+        threading.Thread(target=lambda n=n: answers.append(ask(config["socket"], {"op": "apply", "generation": n})))
+        for n in variants
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(a["ok"] for a in answers) and len(answers) == 8
+    generations = root / "etc/mailadmin/generations"
+    for name in os.listdir(generations):
+        directory = generations / name
+        number = int((directory / "GENERATION").read_text())
+        files = {
+            str(p.relative_to(directory)): p.read_bytes()
+            for p in directory.rglob("*")
+            if p.is_file() and p.name != "GENERATION"
+        }
+        assert files == variants[number]
+
+
+def test_it_answers_only_well_formed_requests(running_helper):
+    _, _, config = running_helper
+    assert ask(config["socket"], {"op": "ping"}) == {"ok": True}
+    assert (
+        ask(config["socket"], {"op": "apply", "generation": "1; rm -rf /"})["error"]
+        == "generation must be a positive whole number"
+    )
+    assert (
+        ask(config["socket"], {"op": "reload", "service": "sshd"})["error"]
+        == "service must be dovecot, smtpd or rspamd"
+    )
+    assert ask(config["socket"], b"x" * 5000 + b"\n")["error"] == "request too long"
+    assert ask(config["socket"], b"[1, 2]\n")["error"] == "request must be a JSON object"
+    assert "no valid manifest" in ask(config["socket"], {"op": "apply", "generation": 7})["error"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to another user needs root; CI runs as root")
+def test_it_refuses_a_client_of_another_uid(running_helper):
+    _, _, config = running_helper
+    os.chmod(config["socket"], 0o666)  # let the connection through, so the credential check is what refuses
+    code = f"import socket; s = socket.socket(socket.AF_UNIX); s.connect({config['socket']!r}); print(s.makefile().readline())"
+    result = subprocess.run(["/usr/bin/python3", "-c", code], user="nobody", capture_output=True, text=True, cwd="/")
+    assert json.loads(result.stdout) == {"ok": False, "error": "not allowed"}

@@ -1,0 +1,231 @@
+"""The rendered files say exactly what the database says, and nothing else can be rendered."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accounts import actions
+from accounts.audit import COMMAND_LINE
+from domains.actions import create_domain
+from mailadmin.addresses import normalize_address, normalize_domain, normalize_local_part
+from mailadmin.export.host import HostConfig
+from mailadmin.export.render import RenderError, render, sender_addresses
+from mailadmin.export.snapshot import AliasRow, DkimKeyRow, MailboxRow, Snapshot, take_snapshot
+
+HASH = "$y$j9T$FOqg79T.1aaakbQPXOu.H1$56Z60oKeb7Ivn04HUPUTrtofaOGgpVTQ8PqcEchW8FC"
+HOST = HostConfig("mail.example.net", __import__("pathlib").Path("/"))
+
+
+# --- parsers, written from the daemons' documented formats ---------------------------------
+
+
+def parse_users(data: bytes) -> dict[str, tuple[str, int]]:
+    users = {}
+    for line in data.decode().splitlines():
+        user, password, uid, gid, gecos, home, shell, extra = line.split(":", 7)
+        assert (uid, gid, gecos, home, shell) == ("", "", "", "", "")
+        assert password.startswith("{CRYPT}")
+        quota = int(extra.removeprefix("userdb_quota_rule=*:storage=").removesuffix("M")) if extra else 0
+        users[user] = (password.removeprefix("{CRYPT}"), quota)
+    return users
+
+
+def parse_mapping(data: bytes) -> dict[str, list[str]]:
+    table = {}
+    for line in data.decode().splitlines():
+        key, value = line.split(" ", 1)
+        assert key not in table
+        table[key] = value.split(",")
+    return table
+
+
+def parse_list(data: bytes) -> list[str]:
+    return data.decode().splitlines()
+
+
+# --- what the forms accept ----------------------------------------------------------------
+
+
+def accepted(normalize):
+    def keep(value):
+        try:
+            return normalize(value) == value
+        except Exception:
+            return False
+
+    return keep
+
+
+local_parts = st.text("abcz09._-", min_size=1, max_size=12).filter(accepted(normalize_local_part))
+labels = st.text("abcxyz019-", min_size=1, max_size=10)
+domains = (
+    st.lists(labels, min_size=1, max_size=2)
+    .map(lambda ls: ".".join(ls) + ".example")
+    .filter(accepted(normalize_domain))
+)
+
+
+@st.composite
+def snapshots(draw):
+    names = draw(st.lists(domains, min_size=1, max_size=3, unique=True))
+    mailboxes = draw(
+        st.lists(
+            st.tuples(local_parts, st.sampled_from(names), st.integers(0, 10**6)),
+            max_size=8,
+            unique_by=lambda m: (m[0], m[1]),
+        )
+    )
+    taken = {(lp, d) for lp, d, _ in mailboxes}
+    alias_keys = draw(
+        st.lists(st.tuples(st.one_of(st.just(""), local_parts), st.sampled_from(names)), max_size=5, unique=True).map(
+            lambda keys: [k for k in keys if k not in taken]
+        )
+    )
+    destinations = st.lists(
+        st.tuples(local_parts, st.sampled_from([*names, "elsewhere.example"]))
+        .map(lambda t: f"{t[0]}@{t[1]}")
+        .filter(accepted(normalize_address)),
+        min_size=1,
+        max_size=3,
+        unique=True,
+    )
+    return Snapshot(
+        domains=tuple(names),
+        mailboxes=tuple(MailboxRow(lp, d, HASH, q) for lp, d, q in mailboxes),
+        aliases=tuple(AliasRow(lp, d, tuple(draw(destinations))) for lp, d in alias_keys),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(snapshots())
+def test_parsing_the_rendered_files_gives_back_the_database(snapshot):
+    files = render(snapshot, HOST)
+    assert parse_users(files["dovecot/users"]) == {m.address: (m.password_hash, m.quota_mb) for m in snapshot.mailboxes}
+    assert parse_mapping(files["smtpd/passwds"]) == {m.address: [m.password_hash] for m in snapshot.mailboxes}
+    assert parse_list(files["smtpd/domains"]) == [*snapshot.domains, HOST.hostname]
+    virtuals = parse_mapping(files["smtpd/virtuals"])
+    expected = {m.address: ["vmail"] for m in snapshot.mailboxes}
+    expected |= {f"{a.local_part}@{a.domain}": list(a.destinations) for a in snapshot.aliases}
+    assert virtuals == expected
+    senders = parse_mapping(files["smtpd/senderaddrs"])
+    assert set(senders) == {m.address for m in snapshot.mailboxes}
+    for mailbox, allowed in senders.items():
+        assert allowed[0] == mailbox
+
+
+def test_it_renders_exactly_the_live_database(db):
+    domain = create_domain("Bücher.example", actor=COMMAND_LINE, default_quota_mb=100)
+    off = create_domain("off.example", actor=COMMAND_LINE, active=False)
+    alice = actions.create_mailbox(domain, "alice", "alice mail password", actor=COMMAND_LINE)
+    actions.create_mailbox(domain, "gone", "gone mail password", actor=COMMAND_LINE, active=False)
+    actions.create_mailbox(off, "hidden", "hidden mail password", actor=COMMAND_LINE)
+    actions.create_alias(domain, "info", ["alice@xn--bcher-kva.example", "x@elsewhere.example"], actor=COMMAND_LINE)
+    files = render(take_snapshot(), HOST)
+    assert parse_users(files["dovecot/users"]) == {"alice@xn--bcher-kva.example": (alice.password_hash, 100)}
+    assert parse_list(files["smtpd/domains"]) == ["xn--bcher-kva.example", "mail.example.net"]
+    assert parse_mapping(files["smtpd/senderaddrs"]) == {
+        "alice@xn--bcher-kva.example": ["alice@xn--bcher-kva.example", "info@xn--bcher-kva.example"]
+    }
+
+
+def test_alias_domains_and_chained_aliases_give_sending_rights_but_catch_alls_do_not():
+    snapshot = Snapshot(
+        domains=("example.org",),
+        alias_domains=(("example.com", "example.org"),),
+        mailboxes=(MailboxRow("alice", "example.org", HASH, 0),),
+        aliases=(
+            AliasRow("team", "example.org", ("sales@example.org",)),
+            AliasRow("sales", "example.org", ("alice@example.org",)),
+            AliasRow("", "example.org", ("alice@example.org",)),
+        ),
+    )
+    assert sender_addresses(snapshot) == {
+        "alice@example.org": [
+            "alice@example.org",
+            "alice@example.com",
+            "sales@example.com",
+            "sales@example.org",
+            "team@example.com",
+            "team@example.org",
+        ]
+    }
+    virtuals = parse_mapping(render(snapshot, HOST)["smtpd/virtuals"])
+    assert virtuals["@example.com"] == ["alice@example.org"]  # the target's catch-all covers the alias domain
+
+
+def test_a_loop_of_aliases_renders_and_gives_no_rights():
+    snapshot = Snapshot(
+        domains=("example.org",),
+        mailboxes=(MailboxRow("alice", "example.org", HASH, 0),),
+        aliases=(AliasRow("a", "example.org", ("b@example.org",)), AliasRow("b", "example.org", ("a@example.org",))),
+    )
+    assert sender_addresses(snapshot) == {"alice@example.org": ["alice@example.org"]}
+
+
+@pytest.mark.parametrize(
+    "snapshot,message",
+    [
+        (Snapshot(domains=("exa mple.org",)), "cannot contain a space"),
+        (
+            Snapshot(domains=("example.org",), mailboxes=(MailboxRow("a:b", "example.org", HASH, 0),)),
+            "cannot contain “:”",
+        ),
+        (Snapshot(domains=("example.org",), mailboxes=(MailboxRow("a\nb", "example.org", HASH, 0),)), "line break"),
+        (
+            Snapshot(domains=("example.org",), mailboxes=(MailboxRow("Alice", "example.org", HASH, 0),)),
+            "not in its stored form",
+        ),
+        (
+            Snapshot(domains=("example.org",), mailboxes=(MailboxRow("a", "example.org", HASH + "\nx:y", 0),)),
+            "no crypt(3) hash",
+        ),
+        (
+            Snapshot(
+                domains=("example.org",), mailboxes=(MailboxRow("a", "example.org", "{ARGON2ID}$argon2id$v=19$x", 0),)
+            ),
+            "no crypt(3) hash",
+        ),
+        (Snapshot(domains=("example.org",), mailboxes=(MailboxRow("a", "other.org", HASH, 0),)), "not exported"),
+        (
+            Snapshot(domains=("example.org",), aliases=(AliasRow("a", "example.org", ("b c@example.org",)),)),
+            "cannot contain a space",
+        ),
+        (
+            Snapshot(domains=("example.org",), aliases=(AliasRow("a", "example.org", ("x@y.org,z@w.org",)),)),
+            "is not an email address",
+        ),
+        (
+            Snapshot(domains=("example.org",), dkim_keys=(DkimKeyRow("example.org", "s 1", "rsa", b""),)),
+            "not a lowercase DNS label",
+        ),
+        (
+            Snapshot(
+                domains=("example.org",),
+                dkim_keys=(DkimKeyRow("example.org", "s1", "ed25519", b"-----BEGIN PRIVATE KEY-----\n"),),
+            ),
+            "not a base64 Ed25519 seed",
+        ),
+    ],
+)
+def test_it_refuses_to_render_what_a_daemon_would_read_differently(snapshot, message):
+    with pytest.raises(RenderError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        render(snapshot, HOST)
+
+
+def test_the_daemon_configuration_follows_the_guide():
+    files = render(Snapshot(domains=("example.org",)), HOST)
+    dovecot = files["dovecot/dovecot.conf"].decode()
+    for line in [
+        "ssl = required",
+        "disable_plaintext_auth = yes",
+        "ssl_min_protocol = TLSv1.2",
+        "mail_location = maildir:~/Maildir",
+        "protocols = imap lmtp",
+        "args = scheme=CRYPT username_format=%Lu /etc/mailadmin/current/dovecot/users",
+    ]:
+        assert line in dovecot
+    smtpd = files["smtpd/smtpd.conf"].decode()
+    assert "listen on 0.0.0.0 port 587 tls-require pki mail.example.net auth <passwds> senders <senderaddrs>" in smtpd
+    assert "listen on :: port 465 smtps pki mail.example.net auth" in smtpd
+    assert 'action "deliver" lmtp "/var/run/dovecot/lmtp" rcpt-to virtual <virtuals> userbase <vusers>' in smtpd
+    assert "sign_authenticated = true;" in files["rspamd/local.d/dkim_signing.conf"].decode()
