@@ -7,34 +7,21 @@ client: the full request path (middleware, sessions, views, templates), without 
     .venv/bin/python bench/pages.py [N ...]      (default: 10000 100000)
 """
 
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-VAR = tempfile.mkdtemp(prefix="mailadmin-bench-")
-os.environ.update(
-    MAILADMIN_VAR_DIR=VAR, DJANGO_SETTINGS_MODULE="mailadmin.settings", DEBUG="false", LOG_LEVEL="WARNING"
-)
+from _setup import VAR, fresh_database
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext, override_settings
 
-import django  # noqa: E402
-
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
-
-from accounts import actions  # noqa: E402
-from accounts.audit import COMMAND_LINE  # noqa: E402
-from accounts.management.commands.loaddemo import load_demo  # noqa: E402
-from accounts.models import AuditEntry, Mailbox  # noqa: E402
-from domains.models import Domain  # noqa: E402
+from accounts import actions
+from accounts.audit import COMMAND_LINE
+from accounts.management.commands.loaddemo import load_demo
+from accounts.models import AuditEntry, Mailbox
+from domains.models import Domain
 
 RUNS = 60
 DOMAINS = 100
@@ -89,10 +76,7 @@ def pages(big: str, per_page_domain: int, page_size: int) -> list[tuple[str, str
 
 
 def run(n: int, single_domain: bool) -> None:
-    for path in Path(VAR).glob("db.sqlite3*"):
-        path.unlink()
-    connection.close()
-    call_command("migrate", verbosity=0)
+    fresh_database()
     start = time.perf_counter()
     load_demo(mailboxes=n, domains=1 if single_domain else DOMAINS)
     add_audit_history(n)

@@ -13,7 +13,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--once", action="store_true", help="apply once if anything is pending, then exit")
         parser.add_argument("--force", action="store_true", help="with --once: apply even if nothing changed")
-        parser.add_argument("--interval", type=float, default=0.2, help="seconds between checks for changes")
+        parser.add_argument("--interval", type=float, default=0.1, help="seconds between checks for changes")
 
     def handle(self, once: bool, force: bool, interval: float, **options) -> None:
         if once:
