@@ -1,10 +1,14 @@
 """Every change to domains goes through these functions: atomic, audited."""
 
+import re
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.audit import Actor, diff, record, snapshot
-from domains.models import Domain
+from domains import dkim
+from domains.models import DkimKey, Domain, DomainPolicy
 from mailadmin.addresses import normalize_domain
 from mailadmin.export.apply import mark_dirty
 
@@ -64,3 +68,126 @@ def delete_domain(domain: Domain, *, actor: Actor) -> None:
     record(actor, "deleted", "domain", domain.name, domain=domain, changes={k: [v, 0] for k, v in counts.items()})
     mark_dirty()
     domain.delete()
+
+
+SELECTOR = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def default_selector(domain: Domain, algorithm: str) -> str:
+    base = timezone.now().strftime("%Y%m") + ("ed" if algorithm == dkim.ED25519 else "")
+    selector, n = base, 1
+    while DkimKey.objects.filter(domain=domain, selector=selector).exists():
+        n += 1
+        selector = f"{base}-{n}"
+    return selector
+
+
+@transaction.atomic
+def create_dkim_key(
+    domain: Domain, *, actor: Actor, algorithm: str = dkim.RSA, bits: int = 2048, selector: str = ""
+) -> DkimKey:
+    """A new pending key: published first, switched to later (activate_dkim_key)."""
+    selector = (selector or default_selector(domain, algorithm)).strip().lower()
+    if not SELECTOR.fullmatch(selector):
+        raise ValidationError(
+            {"selector": "A selector is one DNS label: letters, digits and inner hyphens, at most 63."}
+        )
+    if DkimKey.objects.filter(domain=domain, selector=selector).exists():
+        raise ValidationError({"selector": f"{domain} already has a key with the selector {selector}."})
+    if algorithm == dkim.RSA and bits < dkim.MIN_RSA_BITS:
+        raise ValidationError({"bits": f"RSA keys need at least {dkim.MIN_RSA_BITS} bits."})
+    if (
+        algorithm == dkim.ED25519
+        and not domain.dkim_keys.filter(algorithm=dkim.RSA).exclude(state=DkimKey.RETIRED).exists()
+    ):
+        raise ValidationError(
+            {"algorithm": "Add an RSA key first: many receivers cannot verify Ed25519 signatures alone."}
+        )
+    generated = dkim.generate(algorithm, bits)
+    key = DkimKey.objects.create(
+        domain=domain,
+        selector=selector,
+        algorithm=algorithm,
+        bits=generated.bits,
+        private_key_encrypted=dkim.encrypt(generated.private_export),
+        public_key=generated.public_key,
+    )
+    record(
+        actor,
+        "created",
+        "DKIM key",
+        f"{selector}._domainkey.{domain.name}",
+        domain=domain,
+        changes={"algorithm": [None, algorithm], "bits": [None, generated.bits], "state": [None, key.state]},
+    )
+    return key
+
+
+@transaction.atomic
+def activate_dkim_key(key: DkimKey, *, actor: Actor) -> DkimKey:
+    """Sign with this key from the next apply on; the key it replaces stays published, retired."""
+    if key.state != DkimKey.PENDING:
+        raise ValidationError(f"Only a pending key can be switched to; {key.selector} is {key.state}.")
+    now = timezone.now()
+    replaced = list(DkimKey.objects.filter(domain=key.domain, algorithm=key.algorithm, state=DkimKey.ACTIVE))
+    for old in replaced:
+        old.state, old.retired_at = DkimKey.RETIRED, now
+        old.save(update_fields=["state", "retired_at"])
+    key.state, key.activated_at = DkimKey.ACTIVE, now
+    key.save(update_fields=["state", "activated_at"])
+    record(
+        actor,
+        "activated",
+        "DKIM key",
+        f"{key.selector}._domainkey.{key.domain.name}",
+        domain=key.domain,
+        changes={"state": ["pending", "active"], "retired": [None, [k.selector for k in replaced]]},
+    )
+    mark_dirty()
+    return key
+
+
+@transaction.atomic
+def remove_dkim_key(key: DkimKey, *, actor: Actor) -> None:
+    if key.state == DkimKey.ACTIVE:
+        raise ValidationError("Switch signing to another key before removing the active one.")
+    record(
+        actor,
+        "removed",
+        "DKIM key",
+        f"{key.selector}._domainkey.{key.domain.name}",
+        domain=key.domain,
+        changes={"state": [key.state, None]},
+    )
+    key.delete()
+
+
+POLICY_FIELDS = [
+    "parked",
+    "mx_hosts",
+    "spf_mechanisms",
+    "spf_all",
+    "dmarc_p",
+    "dmarc_sp",
+    "dmarc_pct",
+    "dmarc_aspf",
+    "dmarc_adkim",
+    "dmarc_fo",
+    "dmarc_rua",
+    "dmarc_ruf",
+    "mta_sts_mode",
+    "mta_sts_max_age",
+    "tlsrpt_rua",
+]
+
+
+@transaction.atomic
+def update_policy(policy: DomainPolicy, *, actor: Actor, **fields) -> DomainPolicy:
+    before = snapshot(policy, POLICY_FIELDS)
+    for field, value in fields.items():
+        setattr(policy, field, value)
+    if changes := diff(before, snapshot(policy, POLICY_FIELDS)):
+        policy.save()
+        record(actor, "updated", "DNS policy", policy.domain.name, domain=policy.domain, changes=changes)
+        mark_dirty()  # the MTA-STS policy file is exported
+    return policy

@@ -78,3 +78,46 @@ class DkimKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.selector}._domainkey.{self.domain.name} ({self.algorithm}, {self.state})"
+
+
+class DomainPolicy(models.Model):
+    """What the domain publishes in DNS besides its keys: SPF, DMARC, MTA-STS, TLSRPT.
+
+    The defaults follow the guide, so a new domain is complete without editing anything.
+    An empty report address means postmaster@ the domain itself.
+    """
+
+    MTA_STS_MODES = [("enforce", "enforce"), ("testing", "testing"), ("none", "none")]
+    DMARC_POLICIES = [("reject", "reject"), ("quarantine", "quarantine"), ("none", "none")]
+    ALIGNMENT = [("s", "strict"), ("r", "relaxed")]
+
+    domain = models.OneToOneField(Domain, on_delete=models.CASCADE, related_name="policy")
+    parked = models.BooleanField(
+        default=False, help_text="The domain sends and receives no mail: publish null MX, SPF -all and DMARC reject."
+    )
+    mx_hosts = models.TextField(
+        blank=True, help_text="One per line, “preference host”, e.g. “10 mail.example.org”. Empty: the mail host."
+    )
+    spf_mechanisms = models.CharField(
+        max_length=400, default="mx", help_text="Mechanisms before the final “all”, e.g. “mx ip4:192.0.2.1”."
+    )
+    spf_all = models.CharField(
+        max_length=5, default="-all", choices=[("-all", "-all (fail)"), ("~all", "~all (soft fail)")]
+    )
+    dmarc_p = models.CharField("DMARC policy", max_length=10, choices=DMARC_POLICIES, default="reject")
+    dmarc_sp = models.CharField("subdomain policy", max_length=10, choices=DMARC_POLICIES, default="reject")
+    dmarc_pct = models.PositiveSmallIntegerField("percentage", default=100)
+    dmarc_aspf = models.CharField("SPF alignment", max_length=1, choices=ALIGNMENT, default="s")
+    dmarc_adkim = models.CharField("DKIM alignment", max_length=1, choices=ALIGNMENT, default="s")
+    dmarc_fo = models.CharField("failure reports (fo)", max_length=7, default="1")
+    dmarc_rua = models.CharField("aggregate reports to", max_length=320, blank=True)
+    dmarc_ruf = models.CharField("failure reports to", max_length=320, blank=True)
+    mta_sts_mode = models.CharField("MTA-STS mode", max_length=8, choices=MTA_STS_MODES, default="testing")
+    mta_sts_max_age = models.PositiveIntegerField(
+        "MTA-STS max_age", default=86400, help_text="Seconds. Start with a day; weeks once it works."
+    )
+    tlsrpt_rua = models.CharField("TLS reports to", max_length=320, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"policy of {self.domain.name}"

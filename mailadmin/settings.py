@@ -199,6 +199,11 @@ MAIL_HOSTNAME = env("MAIL_HOSTNAME", "mail.example.test")
 EXPORT_ROOT = Path(env("EXPORT_ROOT", "/" if PRODUCTION else str(VAR_DIR / "export-root")))
 HELPER_SOCKET = Path(env("HELPER_SOCKET", "/run/mailadmin/helper.sock" if PRODUCTION else str(VAR_DIR / "helper.sock")))
 DNS_RESOLVERS = [r for r in env("DNS_RESOLVERS").split(",") if r]
+DNS_PORT = envint("DNS_PORT", 53)
+DNS_TIMEOUT = float(env("DNS_TIMEOUT", "2"))
+# The mail host's public addresses (A/AAAA, PTR, SPF), and the web server's for mta-sts.<domain>.
+MAIL_PUBLIC_ADDRESSES = [a.strip() for a in env("MAIL_PUBLIC_ADDRESSES").split(",") if a.strip()]
+MTA_STS_ADDRESSES = [a.strip() for a in env("MTA_STS_ADDRESSES").split(",") if a.strip()]
 STAGING_DIR = Path(env("STAGING_DIR", "/var/lib/mailadmin/staging" if PRODUCTION else str(VAR_DIR / "staging")))
 
 # The daemons' configuration around the tables (mailadmin.export.host.HostConfig): only what

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from accounts import views as accounts
+from dnsrecords import views as dnsrecords
 from domains import views as domains
 from mailadmin.export import views as export
 
@@ -16,9 +17,19 @@ urlpatterns = [
     path("admins/new/", accounts.admin_form, name="admin_create"),
     path("admins/<int:admin_id>/", accounts.admin_form, name="admin_edit"),
     path("domains/new/", domains.domain_create, name="domain_create"),
+    path("dns/all.zone", dnsrecords.dns_zone_all, name="dns_zone_all"),
+    path(".well-known/mta-sts.txt", dnsrecords.mta_sts_txt, name="mta_sts_txt"),
     path("domains/<str:name>/", domains.domain_detail, name="domain_detail"),
     path("domains/<str:name>/edit/", domains.domain_edit, name="domain_edit"),
     path("domains/<str:name>/delete/", domains.domain_delete, name="domain_delete"),
+    path("domains/<str:name>/dns/", dnsrecords.dns_page, name="dns_page"),
+    path("domains/<str:name>/dns/check/", dnsrecords.dns_check, name="dns_check"),
+    path("domains/<str:name>/dns/check/<int:index>/", dnsrecords.dns_check_one, name="dns_check_one"),
+    path("domains/<str:name>/dns/zone/", dnsrecords.dns_zone, name="dns_zone"),
+    path("domains/<str:name>/dns/policy/", dnsrecords.policy_edit, name="policy_edit"),
+    path("domains/<str:name>/dns/dkim/new/", dnsrecords.dkim_create, name="dkim_create"),
+    path("domains/<str:name>/dns/dkim/<int:key_id>/activate/", dnsrecords.dkim_activate, name="dkim_activate"),
+    path("domains/<str:name>/dns/dkim/<int:key_id>/remove/", dnsrecords.dkim_remove, name="dkim_remove"),
     path("domains/<str:name>/mailboxes/new/", accounts.mailbox_create, name="mailbox_create"),
     path("domains/<str:name>/mailboxes/<str:local_part>/", accounts.mailbox_edit, name="mailbox_edit"),
     path("domains/<str:name>/mailboxes/<str:local_part>/toggle/", accounts.mailbox_toggle, name="mailbox_toggle"),

@@ -18,5 +18,9 @@ def run_action(form: BaseForm, action: Callable[..., Any], *args: Any, **kwargs:
     try:
         return action(*args, **kwargs)
     except ValidationError as e:
-        form.add_error(None, e)
+        if hasattr(e, "error_dict"):
+            for field, errors in e.error_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            form.add_error(None, e)
         return None

@@ -14,9 +14,16 @@ MAIL_PASSWORD = "mail password 4 alice"
 
 
 @pytest.fixture(autouse=True)
-def _fast_login_throttle_defaults(settings) -> None:
+def _test_defaults(settings) -> None:
     settings.LOGIN_FAILURES_PER_ACCOUNT = 5
     settings.LOGIN_FAILURES_PER_CLIENT = 20
+    # No DNS query may leave the machine: checks go to a loopback port where nothing listens,
+    # unless a test points them at its own nameserver.
+    settings.DNS_RESOLVERS = ["127.0.0.1"]
+    settings.DNS_PORT = 9
+    settings.DNS_TIMEOUT = 0.5
+    settings.MAIL_HOSTNAME = "mail.example.org"
+    settings.MAIL_PUBLIC_ADDRESSES = ["192.0.2.10", "2001:db8::10"]
 
 
 @pytest.fixture

@@ -28,6 +28,16 @@ MATRIX = {
     "domain_edit": ("GET", [LOGIN, 403, 403, 403, 200]),
     "domain_delete": ("GET", [LOGIN, 403, 403, 403, 200]),
     "mailbox_create": ("GET", [LOGIN, 403, 404, 200, 200]),
+    "dns_page": ("GET", [LOGIN, 403, 404, 200, 200]),
+    "dns_check": ("POST", [LOGIN, 403, 404, 302, 302]),
+    "dns_check_one": ("GET", [LOGIN, 403, 404, 200, 200]),
+    "dns_zone": ("GET", [LOGIN, 403, 404, 200, 200]),
+    "dns_zone_all": ("GET", [LOGIN, 403, 200, 200, 200]),
+    "policy_edit": ("GET", [LOGIN, 403, 404, 200, 200]),
+    "dkim_create": ("POST", [LOGIN, 403, 404, 200, 200]),
+    "dkim_activate": ("POST", [LOGIN, 403, 404, 302, 302]),
+    "dkim_remove": ("POST", [LOGIN, 403, 404, 302, 302]),
+    "mta_sts_txt": ("GET", [404, 404, 404, 404, 404]),
     "mailbox_edit": ("GET", [LOGIN, 403, 404, 200, 200]),
     "mailbox_toggle": ("POST", [LOGIN, 403, 404, 302, 302]),
     "mailbox_delete": ("GET", [LOGIN, 403, 404, 200, 200]),
@@ -54,7 +64,12 @@ def test_every_named_url_is_in_the_matrix():
 @pytest.fixture
 def world(domain, mailbox, superadmin, domain_admin, other_domain_admin):
     alias = actions.create_alias(domain, "info", ["alice@example.org"], actor=COMMAND_LINE)
+    from domains.actions import create_dkim_key
+
+    key = create_dkim_key(domain, actor=COMMAND_LINE)
     return {
+        "key_id": key.pk,
+        "index": 0,
         "name": domain.name,
         "local_part": mailbox.local_part,
         "alias_id": alias.pk,

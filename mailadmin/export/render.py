@@ -131,6 +131,9 @@ def check_snapshot(snapshot: Snapshot, host: HostConfig) -> None:
             _check_address(destination)
     for key in snapshot.dkim_keys:
         _check_dkim_key(key, domains)
+    for domain, policy in snapshot.mta_sts_policies:
+        if domain not in domains or not re.fullmatch(r"(?:[A-Za-z0-9_:. -]+\r\n)+", policy):
+            raise RenderError(f"the MTA-STS policy of {domain!r} is not plain STSv1 text with CRLF line endings")
 
 
 def _check_dkim_key(key: DkimKeyRow, domains: set[str]) -> None:
@@ -403,6 +406,8 @@ def render(snapshot: Snapshot, host: HostConfig) -> dict[str, bytes]:
     }
     for key in snapshot.dkim_keys:
         files[f"rspamd/dkim/{key.domain}.{key.selector}.key"] = key.private_export
+    for domain, policy in snapshot.mta_sts_policies:
+        files[f"mta-sts/{domain}.txt"] = policy.encode("ascii")
     return files
 
 

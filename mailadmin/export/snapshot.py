@@ -6,7 +6,7 @@ from django.db import connection, transaction
 
 from accounts.models import Alias, Mailbox
 from domains import dkim
-from domains.models import DkimKey, Domain
+from domains.models import DkimKey, Domain, DomainPolicy
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,21 @@ class Snapshot:
     mailboxes: tuple[MailboxRow, ...] = ()
     aliases: tuple[AliasRow, ...] = ()
     dkim_keys: tuple[DkimKeyRow, ...] = ()
+    mta_sts_policies: tuple[tuple[str, str], ...] = ()  # (domain, policy text)
+
+
+def mta_sts_policies(names: dict[int, str]) -> tuple[tuple[str, str], ...]:
+    from dnsrecords.data import mail_host_dns, policy_dns
+    from dnsrecords.expected import mta_sts_policy
+
+    policies = {p.domain_id: p for p in DomainPolicy.objects.filter(domain_id__in=names)}
+    host = mail_host_dns()
+    found = []
+    for domain_id, name in sorted(names.items(), key=lambda item: item[1]):
+        dns = policy_dns(name, policies.get(domain_id))
+        if not dns.parked and dns.mta_sts_mode != "none":
+            found.append((name, mta_sts_policy(dns, host)))
+    return tuple(found)
 
 
 def take_snapshot() -> Snapshot:
@@ -72,6 +87,7 @@ def take_snapshot() -> Snapshot:
             "domain__name", "selector", "algorithm", "private_key_encrypted"
         )
         return Snapshot(
+            mta_sts_policies=mta_sts_policies(names),
             domains=tuple(name for name, target, target_active in domains if target is None or target_active),
             alias_domains=tuple((name, target) for name, target, target_active in domains if target and target_active),
             mailboxes=tuple(MailboxRow(*row) for row in mailboxes),

@@ -1,0 +1,187 @@
+from copy import copy
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.audit import actor_for
+from dnsrecords.checks import check_all, check_record
+from dnsrecords.data import domain_dns, mail_host_dns, policy_for, records_for
+from dnsrecords.expected import mta_sts_policy
+from dnsrecords.forms import DkimKeyForm, PolicyForm
+from dnsrecords.models import RecordCheck
+from dnsrecords.store import lookup, save_result
+from dnsrecords.zonefile import zone_text, zone_value
+from domains import actions
+from domains.models import DkimKey, Domain
+from mailadmin.access import admin_required, domain_for
+from mailadmin.views_util import run_action
+
+KEY_AGE_WARNING = timedelta(days=365)
+PAGE = "dnsrecords/dns.html"
+
+
+def _rows(domain: Domain) -> list[dict]:
+    checks = {c.key: c for c in RecordCheck.objects.filter(domain=domain)}
+    return [
+        {
+            "index": index,
+            "record": record,
+            "relative": record.relative_to(domain.name),
+            "zone_value": zone_value(record),
+            "check": checks.get(record.key),
+        }
+        for index, record in enumerate(records_for(domain))
+    ]
+
+
+def _context(request: HttpRequest, domain: Domain, **extra) -> dict:
+    keys = list(domain.dkim_keys.all())
+    old = timezone.now() - KEY_AGE_WARNING
+    return {
+        "domain": domain,
+        "rows": _rows(domain),
+        "keys": keys,
+        "old_keys": [k for k in keys if k.state == DkimKey.ACTIVE and (k.activated_at or k.created_at) < old],
+        "key_form": extra.pop("key_form", None) or DkimKeyForm(),
+        "policy": policy_for(domain),
+        **extra,
+    }
+
+
+@admin_required
+def dns_page(request: HttpRequest, name: str) -> HttpResponse:
+    domain = domain_for(request, name)
+    return render(request, PAGE, _context(request, domain))
+
+
+@require_POST
+@admin_required
+def dns_check(request: HttpRequest, name: str) -> HttpResponse:
+    """With htmx, each row then asks for its own check and fills in as its answer arrives."""
+    domain = domain_for(request, name)
+    if request.htmx:
+        return render(request, f"{PAGE}#records", _context(request, domain, checking=True))
+    for result in check_all(records_for(domain), lookup(), mail_host_dns()):
+        save_result(domain, result)
+    messages.success(request, "Checked every record.")
+    return redirect("dns_page", name=domain.name)
+
+
+@admin_required
+def dns_check_one(request: HttpRequest, name: str, index: int) -> HttpResponse:
+    domain = domain_for(request, name)
+    records = records_for(domain)
+    if not 0 <= index < len(records):
+        raise Http404("no such record")
+    save_result(domain, check_record(records[index], lookup(), mail_host_dns()))
+    row = _rows(domain)[index]
+    return render(request, f"{PAGE}#record-row", {"row": row, "domain": domain})
+
+
+def _zone_response(text: str, filename: str) -> HttpResponse:
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@admin_required
+def dns_zone(request: HttpRequest, name: str) -> HttpResponse:
+    domain = domain_for(request, name)
+    return _zone_response(zone_text(domain.name, records_for(domain)), f"{domain.name}.zone")
+
+
+@admin_required
+def dns_zone_all(request: HttpRequest) -> HttpResponse:
+    domains = Domain.objects.managed_by(request.user).filter(active=True, alias_of=None)
+    return _zone_response("\n".join(zone_text(d.name, records_for(d)) for d in domains), "mailadmin-domains.zone")
+
+
+@require_http_methods(["GET", "POST"])
+@admin_required
+def policy_edit(request: HttpRequest, name: str) -> HttpResponse:
+    domain = domain_for(request, name)
+    policy = policy_for(domain)
+    form = PolicyForm(request.POST or None, instance=copy(policy))
+    if request.method == "POST" and form.is_valid():
+        actions.update_policy(policy, actor=actor_for(request), **form.cleaned_data)
+        messages.success(request, "Saved. Publish the records that changed, then check them.")
+        return redirect("dns_page", name=domain.name)
+    return render(request, "dnsrecords/policy_form.html", {"domain": domain, "form": form})
+
+
+@require_POST
+@admin_required
+def dkim_create(request: HttpRequest, name: str) -> HttpResponse:
+    domain = domain_for(request, name)
+    form = DkimKeyForm(request.POST)
+    if form.is_valid() and (
+        key := run_action(
+            form,
+            actions.create_dkim_key,
+            domain,
+            actor=actor_for(request),
+            algorithm=form.cleaned_data["algorithm"],
+            bits=form.cleaned_data["bits"],
+            selector=form.cleaned_data["selector"],
+        )
+    ):
+        messages.success(
+            request, f"Created the key {key.selector}. Publish its record below, check it, then switch signing to it."
+        )
+        return redirect("dns_page", name=domain.name)
+    return render(request, PAGE, _context(request, domain, key_form=form), status=200)
+
+
+def _key(request: HttpRequest, name: str, key_id: int) -> DkimKey:
+    domain = domain_for(request, name)
+    key = get_object_or_404(DkimKey, domain=domain, pk=key_id)
+    key.domain = domain
+    return key
+
+
+@require_POST
+@admin_required
+def dkim_activate(request: HttpRequest, name: str, key_id: int) -> HttpResponse:
+    key = _key(request, name, key_id)
+    try:
+        actions.activate_dkim_key(key, actor=actor_for(request))
+    except ValidationError as e:
+        messages.error(request, e.messages[0])
+    else:
+        messages.success(
+            request,
+            f"Mail is signed with {key.selector} from the next apply on. Keep the old selector published for a few days.",
+        )
+    return redirect("dns_page", name=name)
+
+
+@require_POST
+@admin_required
+def dkim_remove(request: HttpRequest, name: str, key_id: int) -> HttpResponse:
+    key = _key(request, name, key_id)
+    try:
+        actions.remove_dkim_key(key, actor=actor_for(request))
+    except ValidationError as e:
+        messages.error(request, e.messages[0])
+    else:
+        messages.success(request, f"Removed {key.selector}. Delete its record at your DNS host, then check it is gone.")
+    return redirect("dns_page", name=name)
+
+
+def mta_sts_txt(request: HttpRequest) -> HttpResponse:
+    """The MTA-STS policy, for https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461)."""
+    host = request.get_host().split(":")[0].lower()
+    if not host.startswith("mta-sts."):
+        raise Http404("not an mta-sts host")
+    domain = Domain.objects.filter(name=host.removeprefix("mta-sts."), active=True, alias_of=None).first()
+    if domain is None:
+        raise Http404("unknown domain")
+    dns = domain_dns(domain)
+    if dns.parked or dns.mta_sts_mode == "none":
+        raise Http404("no policy")
+    return HttpResponse(mta_sts_policy(dns, mail_host_dns()), content_type="text/plain; charset=utf-8")

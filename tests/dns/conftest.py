@@ -1,0 +1,8 @@
+import pytest
+
+from tests.conftest import client_for
+
+
+@pytest.fixture
+def admin_client_for_dns(superadmin):
+    return client_for(superadmin)
