@@ -290,7 +290,35 @@ def check_record(record: Record, lookup: Lookup, host: MailHostDns) -> Result:
         return Result(record.key, ERROR, f"The resolver did not answer in time ({e}).")
 
 
-def check_all(records: list[Record], lookup: Lookup, host: MailHostDns, workers: int = 8) -> list[Result]:
+def authoritative(domain: str, lookup: Lookup, port: int) -> Lookup | None:
+    """A Lookup that asks the domain's own nameservers (found through the resolver), or None."""
+    try:
+        servers = [str(ns.target) for ns in lookup(domain, "NS")]
+        addresses = [r.address for server in servers[:3] for r in lookup(server, "A")]
+    except LookupFailed:
+        return None
+    return Lookup(addresses, port=port, timeout=lookup.timeout) if addresses else None
+
+
+def check_with_both(record: Record, lookup: Lookup, direct: Lookup | None, host: MailHostDns) -> Result:
+    """The resolver's verdict; where the domain's own nameservers already say something else,
+    the result says so: the change has not reached every resolver yet."""
+    result = check_record(record, lookup, host)
+    if direct is None or record.zone:
+        return result
+    fresh = check_record(record, direct, host)
+    if fresh.status != result.status or fresh.found != result.found:
+        result.detail += (
+            f" The domain's own nameservers already answer “{fresh.status}”"
+            f"{': ' + ', '.join(fresh.found) if fresh.found else ''}; resolvers still have the old"
+            " answer (propagation)."
+        )
+    return result
+
+
+def check_all(
+    records: list[Record], lookup: Lookup, host: MailHostDns, workers: int = 8, direct: Lookup | None = None
+) -> list[Result]:
     """Every record, a few at a time: a slow or dead server costs at most its timeout per query."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda record: check_record(record, lookup, host), records))
+        return list(pool.map(lambda record: check_with_both(record, lookup, direct, host), records))

@@ -1,13 +1,17 @@
 from django.conf import settings
 from django.utils import timezone
 
-from dnsrecords.checks import Lookup, Result
+from dnsrecords.checks import Lookup, Result, authoritative
 from dnsrecords.models import RecordCheck
 from domains.models import Domain
 
 
 def lookup() -> Lookup:
     return Lookup(settings.DNS_RESOLVERS, settings.DNS_PORT, settings.DNS_TIMEOUT)
+
+
+def authoritative_lookup(domain: Domain, resolver: Lookup) -> Lookup | None:
+    return authoritative(domain.name, resolver, settings.DNS_AUTHORITATIVE_PORT)
 
 
 def save_result(domain: Domain, result: Result) -> RecordCheck:

@@ -9,12 +9,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.audit import actor_for
-from dnsrecords.checks import check_all, check_record
+from dnsrecords.checks import check_all, check_with_both
 from dnsrecords.data import domain_dns, mail_host_dns, policy_for, records_for
 from dnsrecords.expected import mta_sts_policy
 from dnsrecords.forms import DkimKeyForm, PolicyForm
 from dnsrecords.models import RecordCheck
-from dnsrecords.store import lookup, save_result
+from dnsrecords.store import authoritative_lookup, lookup, save_result
 from dnsrecords.zonefile import zone_text, zone_value
 from domains import actions
 from domains.models import DkimKey, Domain
@@ -66,7 +66,9 @@ def dns_check(request: HttpRequest, name: str) -> HttpResponse:
     domain = domain_for(request, name)
     if request.htmx:
         return render(request, f"{PAGE}#records", _context(request, domain, checking=True))
-    for result in check_all(records_for(domain), lookup(), mail_host_dns()):
+    resolver = lookup()
+    direct = authoritative_lookup(domain, resolver)
+    for result in check_all(records_for(domain), resolver, mail_host_dns(), direct=direct):
         save_result(domain, result)
     messages.success(request, "Checked every record.")
     return redirect("dns_page", name=domain.name)
@@ -78,7 +80,9 @@ def dns_check_one(request: HttpRequest, name: str, index: int) -> HttpResponse:
     records = records_for(domain)
     if not 0 <= index < len(records):
         raise Http404("no such record")
-    save_result(domain, check_record(records[index], lookup(), mail_host_dns()))
+    resolver = lookup()
+    direct = authoritative_lookup(domain, resolver) if not records[index].zone else None
+    save_result(domain, check_with_both(records[index], resolver, direct, mail_host_dns()))
     row = _rows(domain)[index]
     return render(request, f"{PAGE}#record-row", {"row": row, "domain": domain})
 

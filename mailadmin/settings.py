@@ -200,6 +200,7 @@ EXPORT_ROOT = Path(env("EXPORT_ROOT", "/" if PRODUCTION else str(VAR_DIR / "expo
 HELPER_SOCKET = Path(env("HELPER_SOCKET", "/run/mailadmin/helper.sock" if PRODUCTION else str(VAR_DIR / "helper.sock")))
 DNS_RESOLVERS = [r for r in env("DNS_RESOLVERS").split(",") if r]
 DNS_PORT = envint("DNS_PORT", 53)
+DNS_AUTHORITATIVE_PORT = envint("DNS_AUTHORITATIVE_PORT", 53)  # tests serve zones on a loopback port
 DNS_TIMEOUT = float(env("DNS_TIMEOUT", "2"))
 # The mail host's public addresses (A/AAAA, PTR, SPF), and the web server's for mta-sts.<domain>.
 MAIL_PUBLIC_ADDRESSES = [a.strip() for a in env("MAIL_PUBLIC_ADDRESSES").split(",") if a.strip()]

@@ -21,6 +21,7 @@ def _test_defaults(settings) -> None:
     # unless a test points them at its own nameserver.
     settings.DNS_RESOLVERS = ["127.0.0.1"]
     settings.DNS_PORT = 9
+    settings.DNS_AUTHORITATIVE_PORT = 9
     settings.DNS_TIMEOUT = 0.5
     settings.MAIL_HOSTNAME = "mail.example.org"
     settings.MAIL_PUBLIC_ADDRESSES = ["192.0.2.10", "2001:db8::10"]

@@ -15,6 +15,7 @@ from dnsrecords.zonefile import zone_text
 from domains import actions
 from domains import dkim as panel_dkim
 from domains.models import DkimKey
+from tests.conftest import client_for
 from tests.dns.nameserver import Nameserver, free_port
 
 pytestmark = pytest.mark.dns
@@ -164,3 +165,31 @@ def test_a_dead_nameserver_gives_an_error_quickly(db, settings):
     results = check_all(records_for(good), Lookup(["127.0.0.1"], port=free_port(), timeout=0.5), mail_host_dns())
     assert {r.status for r in results} == {"error"}
     assert time.monotonic() - started < 5
+
+
+def test_it_says_so_when_the_domains_own_servers_already_have_a_change_resolvers_do_not(
+    nameserver, db, tmp_path, settings
+):
+    good = actions.create_domain("good.example", actor=COMMAND_LINE)
+    publish(nameserver, good)
+    nameserver.start()  # the authoritative server, up to date
+    stale = Nameserver(tmp_path / "stale", free_port())  # stands in for a resolver with an old cached answer
+    publish(stale, good, drop=r"^_smtp\._tls\s")
+    stale.start()
+    try:
+        settings.DNS_AUTHORITATIVE_PORT = nameserver.port
+        settings.DNS_PORT = stale.port
+        client = client_for(actions_admin())
+        client.post("/domains/good.example/dns/check/")
+        check = RecordCheck.objects.get(key="TXT _smtp._tls.good.example")
+        assert check.status == "missing"
+        assert "own nameservers already answer “ok”" in check.detail and "propagation" in check.detail
+        assert RecordCheck.objects.get(key="TXT good.example").status == "ok"
+    finally:
+        stale.stop()
+
+
+def actions_admin():
+    from accounts.actions import create_admin
+
+    return create_admin("root", "correct horse battery staple", actor=COMMAND_LINE, superadmin=True)
