@@ -20,7 +20,7 @@ import dns.rdatatype
 import dns.resolver
 import dns.reversename
 
-from dnsrecords.expected import MailHostDns, Record
+from dnsrecords.expected import ABSENT, MailHostDns, Record
 
 OK, MISSING, DIFFERENT, CONFLICTING, ERROR = "ok", "missing", "different", "conflicting", "error"
 SPF_LOOKUP_LIMIT = 10
@@ -267,6 +267,11 @@ def check_ptr(record: Record, lookup: Lookup, host: MailHostDns) -> Result:
 
 def check_record(record: Record, lookup: Lookup, host: MailHostDns) -> Result:
     try:
+        if record.level == ABSENT:
+            found, _ = _txt_with_prefix(lookup, record)
+            if found:
+                return Result(record.key, DIFFERENT, "Still published: delete this record at your DNS host.", found)
+            return Result(record.key, OK, "Gone from DNS: you can forget this key.")
         if record.type == "MX":
             return check_mx(record, lookup)
         if record.type in ("A", "AAAA"):

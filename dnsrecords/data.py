@@ -47,7 +47,7 @@ def policy_dns(name: str, policy: DomainPolicy | None, dkim: tuple[DkimPublished
 
 
 def domain_dns(domain: Domain, policy: DomainPolicy | None = None) -> DomainDns:
-    keys = DkimKey.objects.filter(domain=domain, state__in=[DkimKey.PENDING, DkimKey.ACTIVE, DkimKey.RETIRED])
+    keys = DkimKey.objects.filter(domain=domain)
     dkim = tuple(DkimPublished(k.selector, k.algorithm, k.public_key, k.state) for k in keys.order_by("selector"))
     return policy_dns(domain.name, policy or policy_for(domain), dkim)
 

@@ -10,6 +10,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 REQUIRED, RECOMMENDED, OPTIONAL = "required", "recommended", "optional"
+ABSENT = "delete"  # a record that must no longer be published
 TTL = 3600
 
 
@@ -142,6 +143,7 @@ def expected_records(domain: DomainDns, host: MailHostDns) -> list[Record]:
                 OPTIONAL,
                 "A previous key: keep it a few days so mail signed before the switch still verifies.",
             ),
+            "removed": (ABSENT, "A removed key: delete this record at your DNS host; the check shows when it is gone."),
         }[key.state]
         records.append(Record(f"{key.selector}._domainkey.{name}", "TXT", dkim_value(key), level, reason))
     rua, ruf = (_report_address(a, name) for a in (domain.dmarc_rua, domain.dmarc_ruf))

@@ -47,6 +47,11 @@ def _context(request: HttpRequest, domain: Domain, **extra) -> dict:
         "rows": _rows(domain),
         "keys": keys,
         "old_keys": [k for k in keys if k.state == DkimKey.ACTIVE and (k.activated_at or k.created_at) < old],
+        "expired_keys": [
+            k
+            for k in keys
+            if k.state == DkimKey.RETIRED and k.retired_at < timezone.now() - timedelta(days=DkimKey.GRACE_DAYS)
+        ],
         "key_form": extra.pop("key_form", None) or DkimKeyForm(),
         "policy": policy_for(domain),
         **extra,
@@ -169,11 +174,17 @@ def dkim_activate(request: HttpRequest, name: str, key_id: int) -> HttpResponse:
 def dkim_remove(request: HttpRequest, name: str, key_id: int) -> HttpResponse:
     key = _key(request, name, key_id)
     try:
-        actions.remove_dkim_key(key, actor=actor_for(request))
+        kept = actions.remove_dkim_key(key, actor=actor_for(request))
     except ValidationError as e:
         messages.error(request, e.messages[0])
     else:
-        messages.success(request, f"Removed {key.selector}. Delete its record at your DNS host, then check it is gone.")
+        if kept:
+            messages.success(
+                request,
+                f"Removed {key.selector}. Delete its record at your DNS host; “Check now” shows when it is gone.",
+            )
+        else:
+            messages.success(request, f"Forgot the key {key.selector}.")
     return redirect("dns_page", name=name)
 
 

@@ -1,6 +1,6 @@
 """Records as zone-file text (BIND syntax) and as what a registrar's web form wants."""
 
-from dnsrecords.expected import Record
+from dnsrecords.expected import ABSENT, Record
 
 
 def txt_strings(value: str) -> str:
@@ -23,7 +23,9 @@ def zone_text(origin: str, records: list[Record]) -> str:
     lines = [f"$ORIGIN {origin}.", f"$TTL {records[0].ttl if records else 3600}"]
     outside = []
     for record in records:
-        if record.name == origin or record.name.endswith("." + origin):
+        if record.level == ABSENT:
+            lines.append(f"; delete: {record.relative_to(origin)} {record.type} {zone_value(record)}")
+        elif record.name == origin or record.name.endswith("." + origin):
             lines.append(f"{record.relative_to(origin):<32} {record.ttl:>6} IN {record.type:<5} {zone_value(record)}")
         else:
             outside.append(record)

@@ -148,18 +148,19 @@ def activate_dkim_key(key: DkimKey, *, actor: Actor) -> DkimKey:
 
 
 @transaction.atomic
-def remove_dkim_key(key: DkimKey, *, actor: Actor) -> None:
+def remove_dkim_key(key: DkimKey, *, actor: Actor) -> DkimKey | None:
+    """A pending key is simply deleted. A retired key becomes "removed": its private key is wiped,
+    and the DNS page checks that its record is gone until the user forgets it."""
     if key.state == DkimKey.ACTIVE:
         raise ValidationError("Switch signing to another key before removing the active one.")
-    record(
-        actor,
-        "removed",
-        "DKIM key",
-        f"{key.selector}._domainkey.{key.domain.name}",
-        domain=key.domain,
-        changes={"state": [key.state, None]},
-    )
-    key.delete()
+    name = f"{key.selector}._domainkey.{key.domain.name}"
+    record(actor, "removed", "DKIM key", name, domain=key.domain, changes={"state": [key.state, DkimKey.REMOVED]})
+    if key.state in (DkimKey.PENDING, DkimKey.REMOVED):
+        key.delete()
+        return None
+    key.state, key.private_key_encrypted = DkimKey.REMOVED, ""
+    key.save(update_fields=["state", "private_key_encrypted"])
+    return key
 
 
 POLICY_FIELDS = [

@@ -55,10 +55,13 @@ class Domain(models.Model):
 
 class DkimKey(models.Model):
     """A DKIM key of a domain. Only active keys sign; pending ones are published first, retired
-    ones stay published for a grace period after rotation."""
+    ones stay published for a grace period after rotation, removed ones must be gone from DNS
+    (the live check proves it) before the row is forgotten. The private key is wiped on removal."""
 
-    PENDING, ACTIVE, RETIRED = "pending", "active", "retired"
-    STATES = [(PENDING, "pending"), (ACTIVE, "active"), (RETIRED, "retired")]
+    PENDING, ACTIVE, RETIRED, REMOVED = "pending", "active", "retired", "removed"
+    STATES = [(PENDING, "pending"), (ACTIVE, "active"), (RETIRED, "retired"), (REMOVED, "removed")]
+    # A retired key stays published this long, so mail signed before the switch still verifies.
+    GRACE_DAYS = 7
 
     domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="dkim_keys")
     selector = models.CharField(max_length=63)

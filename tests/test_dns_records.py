@@ -114,6 +114,13 @@ def test_rotation_for_people_who_paste_dns_by_hand(domain_admin_client, domain):
     response = domain_admin_client.post(f"/domains/example.org/dns/dkim/{second.pk}/remove/", follow=True)
     assertContains(response, "Switch signing to another key before removing the active one.")
     domain_admin_client.post(f"/domains/example.org/dns/dkim/{first.pk}/remove/")
+    first.refresh_from_db()
+    assert first.state == "removed" and first.private_key_encrypted == ""
+    levels = {r.name: r.level for r in records_for(domain) if "_domainkey" in r.name}
+    assert levels[f"{first.selector}._domainkey.example.org"] == "delete"
+    zone = domain_admin_client.get("/domains/example.org/dns/zone/").content.decode()
+    assert f"; delete: {first.selector}._domainkey TXT" in zone
+    domain_admin_client.post(f"/domains/example.org/dns/dkim/{first.pk}/remove/")  # "Forget", once it is gone
     assert list(DkimKey.objects.values_list("selector", flat=True)) == ["next"]
 
 

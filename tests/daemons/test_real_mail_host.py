@@ -100,7 +100,7 @@ def test_inbound_accepts_known_recipients_and_refuses_the_rest_at_rcpt(lab, exam
         assert 500 <= code < 600, (recipient, code, text)
 
 
-def test_submitted_mail_is_dkim_signed_delivered_by_lmtp_and_fetched_over_imap(lab, example):
+def test_submitted_mail_is_dkim_signed_delivered_by_lmtp_and_fetched_over_imap(lab, example, tmp_path):
     rsa_key = add_key(example, "rsa2026", "rsa")
     ed_key = add_key(example, "ed2026", "ed25519")
     apply_now()

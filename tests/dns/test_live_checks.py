@@ -193,3 +193,22 @@ def actions_admin():
     from accounts.actions import create_admin
 
     return create_admin("root", "correct horse battery staple", actor=COMMAND_LINE, superadmin=True)
+
+
+def test_a_removed_key_is_checked_until_its_record_is_gone(nameserver, db, tmp_path):
+    good = actions.create_domain("good.example", actor=COMMAND_LINE)
+    old = actions.create_dkim_key(good, actor=COMMAND_LINE, selector="old")
+    actions.activate_dkim_key(old, actor=COMMAND_LINE)
+    actions.activate_dkim_key(actions.create_dkim_key(good, actor=COMMAND_LINE, selector="new"), actor=COMMAND_LINE)
+    publish(nameserver, good)  # published while old was retired
+    old.refresh_from_db()
+    actions.remove_dkim_key(old, actor=COMMAND_LINE)
+    nameserver.start()
+    assert verdicts(good)["TXT old._domainkey.good.example"] == (
+        "different",
+        "Still published: delete this record at your DNS host.",
+    )
+    nameserver.stop()
+    publish(nameserver, good)  # the user deleted it
+    nameserver.start()
+    assert verdicts(good)["TXT old._domainkey.good.example"][0] == "ok"
