@@ -64,9 +64,10 @@ def mta_sts_policies(names: dict[int, str]) -> tuple[tuple[str, str], ...]:
 
 
 def take_snapshot() -> Snapshot:
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # Every query below must see the same committed state.
+        if connection.vendor == "postgresql" and outermost:
+            # Every query below must see the same committed state (SQLite's transactions always do).
             connection.cursor().execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         domains = list(Domain.objects.filter(active=True).values_list("name", "alias_of__name", "alias_of__active"))
         # Mailboxes are read in one scan, without a join, and named here: at 100,000 rows this

@@ -1,0 +1,21 @@
+"""What a backup or a move copies: every row the panel owns, as Django's serialized JSON."""
+
+import io
+
+from django.core.management import call_command
+from django.db import connections, transaction
+
+APPS = ["accounts", "domains", "dnsrecords", "export"]
+
+
+def dump(database: str = "default") -> str:
+    """All of the panel's rows, read in one transaction so that they agree with each other."""
+    output = io.StringIO()
+    connection = connections[database]
+    with transaction.atomic(using=database):
+        if connection.vendor == "postgresql":
+            connection.cursor().execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        call_command(
+            "dumpdata", *APPS, "auth.group", database=database, natural_foreign=True, stdout=output, verbosity=0
+        )
+    return output.getvalue()

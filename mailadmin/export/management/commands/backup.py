@@ -1,0 +1,39 @@
+import io
+import json
+import os
+import tarfile
+import time
+
+from django.core.management.base import BaseCommand
+
+from mailadmin.export.apply import config_state
+from mailadmin.export.management.commands._dump import dump
+from mailadmin.export.stage import staged_dir
+
+
+class Command(BaseCommand):
+    help = (
+        "Write a consistent backup (database rows, DKIM keys as stored, the last applied generation) to a "
+        "tar.gz file, readable only by its owner. DKIM_ENCRYPTION_KEY is not in it: keep that separately."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("file")
+
+    def handle(self, file: str, **options) -> None:
+        rows = dump().encode()
+        state = config_state()
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
+            self.add(tar, "database.json", rows)
+            meta = {"format": 1, "created": time.time(), "generation": state.last_applied_generation}
+            self.add(tar, "backup.json", json.dumps(meta).encode())
+            if state.last_applied_generation and staged_dir(state.last_applied_generation).is_dir():
+                tar.add(staged_dir(state.last_applied_generation), arcname="generation")
+        self.stdout.write(f"wrote {file} ({len(json.loads(rows))} rows; generation {meta['generation'] or 'none'})")
+
+    @staticmethod
+    def add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode, info.mtime = len(data), 0o600, int(time.time())
+        tar.addfile(info, io.BytesIO(data))
