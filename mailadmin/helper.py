@@ -140,6 +140,9 @@ class Helper:
         for leftover in os.listdir(self.generations):
             if leftover.endswith(".tmp"):
                 shutil.rmtree(os.path.join(self.generations, leftover), ignore_errors=True)
+        if os.path.exists(self.current):
+            # The daemons' paths may be new (a fresh container) or replaced (a package upgrade).
+            self.ensure_links()
 
     # --- installing -------------------------------------------------------------------
 
