@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from accounts.forms import PlainLabels
 from dnsrecords.data import parse_mx
 from domains import dkim
+from domains.actions import POLICY_FIELDS
 from domains.models import DomainPolicy
 from mailadmin.addresses import normalize_address, normalize_domain
 
@@ -13,23 +14,7 @@ _SPF_MECHANISM_NAMES = ("a", "mx", "ip4", "ip6", "include", "exists", "ptr")
 class PolicyForm(PlainLabels, forms.ModelForm):
     class Meta:
         model = DomainPolicy
-        fields = [
-            "parked",
-            "mx_hosts",
-            "spf_mechanisms",
-            "spf_all",
-            "dmarc_p",
-            "dmarc_sp",
-            "dmarc_pct",
-            "dmarc_aspf",
-            "dmarc_adkim",
-            "dmarc_fo",
-            "dmarc_rua",
-            "dmarc_ruf",
-            "mta_sts_mode",
-            "mta_sts_max_age",
-            "tlsrpt_rua",
-        ]
+        fields = POLICY_FIELDS
         widgets = {"mx_hosts": forms.Textarea(attrs={"rows": 2})}
 
     def clean_mx_hosts(self) -> str:

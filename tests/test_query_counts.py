@@ -34,16 +34,21 @@ def test_domain_admin_pages_stay_fixed_too(domain_admin_client, domain):
     assert count_queries(domain_admin_client, "/domains/example.org/?mq=a", **htmx("mailbox-results")) <= 10
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="the plan text checked here is SQLite's")
 def test_searches_are_answered_from_an_index(db, domain):
     from accounts.models import Alias, Mailbox, User, visible_audit_entries
 
-    plans = {
-        "mailboxes": Mailbox.objects.filter(domain=domain).search("abc").explain(),
-        "aliases": Alias.objects.filter(domain=domain).search("abc").explain(),
-        "domains": Domain.objects.search("abc").explain(),
+    if connection.vendor == "postgresql":
+        # Small tables are cheaper to scan; forbid that to see whether an index can answer at all.
+        connection.cursor().execute("SET enable_seqscan = off")
+    queries = {
+        "mailboxes": Mailbox.objects.filter(domain=domain).search("abc"),
+        "aliases": Alias.objects.filter(domain=domain).search("abc"),
+        "domains": Domain.objects.search("abc"),
+        "audit": visible_audit_entries(User(is_superuser=True), "abc"),
     }
-    for what, plan in plans.items():
-        assert "SEARCH" in plan and "USING" in plan and "INDEX" in plan, (what, plan)
-    audit_plan = visible_audit_entries(User(is_superuser=True), "abc").explain()
-    assert "object_name>? AND object_name<?" in audit_plan
+    for what, queryset in queries.items():
+        plan = queryset.explain()
+        if connection.vendor == "sqlite":
+            assert "USING" in plan and "INDEX" in plan and ">? AND" in plan, (what, plan)
+        else:
+            assert "Index" in plan and "Seq Scan" not in plan, (what, plan)
