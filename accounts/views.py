@@ -21,6 +21,7 @@ from mailadmin.access import (
     mailbox_required,
     superadmin_required,
 )
+from mailadmin.search import prefix_filter
 from mailadmin.views_util import paginate, run_action
 
 DOMAIN_PAGE = "domains/domain_detail.html"
@@ -228,8 +229,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
 @superadmin_required
 def admin_list(request: HttpRequest) -> HttpResponse:
-    admins = User.objects.order_by("username").prefetch_related("domains")
-    return render(request, "accounts/admin_list.html", {"page": paginate(request, admins)})
+    query = request.GET.get("q", "").strip()
+    admins = prefix_filter(User.objects.order_by("username"), "username", query).prefetch_related("domains")
+    return render(request, "accounts/admin_list.html", {"page": paginate(request, admins), "q": query})
 
 
 def _save_admin(request: HttpRequest, form: AdminForm, admin: User | None) -> User | None:

@@ -37,3 +37,9 @@ def test_changing_an_admins_domains_is_audited(superadmin_client, domain_admin, 
     superadmin_client.post(f"/admins/{domain_admin.pk}/", {"active": "on", "domains": [other_domain.pk]})
     entry = AuditEntry.objects.get(object_type="admin", action="updated")
     assert entry.changes == {"domains": [["example.org"], ["other.example"]]}
+
+
+def test_the_admin_list_is_searchable(superadmin_client, domain_admin, other_domain_admin):
+    page = superadmin_client.get("/admins/?q=do")
+    assertContains(page, "dora")
+    assert "otto" not in page.content.decode()
