@@ -158,6 +158,8 @@ def delete_alias(alias: Alias, *, actor: Actor) -> None:
 
 @transaction.atomic
 def create_admin(username: str, password: str, *, actor: Actor, superadmin: bool, domains: list[Domain] = ()) -> User:
+    if "@" in username:
+        raise ValidationError({"username": "An admin name cannot contain @: addresses sign in mailbox users."})
     if User.objects.filter(username=username).exists():
         raise ValidationError({"username": f"There is already an admin called {username}."})
     user = User(username=username, is_superuser=superadmin, is_staff=superadmin)

@@ -38,6 +38,9 @@ def seconds_locked(keys: dict[str, int]) -> int:
 def record_failure(keys: dict[str, int]) -> None:
     now = timezone.now()
     window_start = now - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+    # Counts from windows that have passed mean nothing any more; without this, every guessed
+    # name would leave a row behind for good.
+    LoginFailure.objects.filter(window_started_at__lte=window_start).delete()
     for key in keys:
         failure, created = LoginFailure.objects.get_or_create(key=key, defaults={"count": 1, "window_started_at": now})
         if created:

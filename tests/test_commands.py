@@ -42,6 +42,8 @@ def test_bad_input_stops_the_command_with_a_clear_message(db):
         run("addmailbox", "bob@example.org", stdin="a good mail password\n")
     with pytest.raises(CommandError, match="no password given"):
         run("createadmin", "root", "--superadmin", stdin="")
+    with pytest.raises(CommandError, match="cannot contain @"):
+        run("createadmin", "root@example.org", "--superadmin", stdin="a good admin password\n")
     with pytest.raises(CommandError, match="too short"):
         run("createadmin", "root", "--superadmin", stdin="short\n")
     assert not User.objects.exists() and not Mailbox.objects.exists()

@@ -98,3 +98,12 @@ def test_sign_out_ends_the_session(superadmin):
     sign_in("root", PASSWORD, client)
     client.post("/logout/")
     assert client.get("/").status_code == 302
+
+
+def test_old_failure_counts_are_cleared_away(mailbox, settings):
+    from accounts.models import LoginFailure
+
+    settings.LOGIN_FAILURE_WINDOW_SECONDS = 0
+    for n in range(3):
+        sign_in(f"guess{n}@example.org", "wrong")
+    assert LoginFailure.objects.count() <= 2  # only the latest attempt's account and client rows remain
