@@ -216,7 +216,10 @@ class Helper:
     def run_checks(self, generation_dir: str, touched: set[str]) -> None:
         """Run the checkers of the daemons whose files changed on the new generation, its paths
         standing in for "current" (rspamadm configtest alone takes about half a second)."""
-        daemons = {rel.split("/")[0] for rel in touched}
+        # A checker runs only if a file it reads changed: doveconf never opens the users file,
+        # rspamadm configtest never opens the keys; smtpd -n parses every table.
+        read_by_checker = {rel for rel in touched if rel.startswith("smtpd/") or rel in CONFIGS}
+        daemons = {rel.split("/")[0] for rel in read_by_checker}
         checks = {daemon: argv for daemon, argv in self.check.items() if daemon in daemons}
         if not checks:
             return

@@ -74,13 +74,19 @@ def take_snapshot() -> Snapshot:
         # Mailboxes are read in one scan, without a join, and named here: at 100,000 rows this
         # takes a quarter of the time of a join or an IN list over the domains.
         names = dict(Domain.objects.filter(active=True, alias_of=None).values_list("pk", "name"))
-        mailboxes = [
-            (local_part, names[domain_id], password_hash, quota_mb)
-            for local_part, domain_id, password_hash, quota_mb in Mailbox.objects.filter(active=True)
+        rows = (
+            Mailbox.objects.filter(active=True)
             .order_by()
             .values_list("local_part", "domain_id", "password_hash", "quota_mb")
-            if domain_id in names
-        ]
+        )
+        with connection.cursor() as cursor:
+            # The ORM's own query, fetched without its per-row conversions (none apply to these columns).
+            cursor.execute(*rows.query.sql_with_params())
+            mailboxes = [
+                (local, names[domain_id], hashed, quota)
+                for local, domain_id, hashed, quota in cursor.fetchall()
+                if domain_id in names
+            ]
         mailboxes.sort(key=lambda row: (row[1], row[0]))
         aliases = Alias.objects.filter(active=True, domain__active=True, domain__alias_of=None).values_list(
             "local_part", "domain__name", "destinations"
