@@ -9,6 +9,7 @@ import hashlib
 import hmac
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.middleware.csrf import rotate_token
 
@@ -30,7 +31,7 @@ def find_mailbox(address: str) -> Mailbox | None:
         return None
     try:
         domain = normalize_domain(domain)
-    except Exception:
+    except ValidationError:
         return None
     return Mailbox.objects.select_related("domain").filter(local_part=local, domain__name=domain).first()
 

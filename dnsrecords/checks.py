@@ -210,7 +210,7 @@ def check_tag_record(record: Record, lookup: Lookup, what: str, compare: tuple[s
 
 def check_mx(record: Record, lookup: Lookup) -> Result:
     live = [(mx.preference, str(mx.exchange).rstrip(".").lower()) for mx in lookup(record.name, "MX")]
-    shown = [f"{p} {t or '.'}." if t else f"{p} ." for p, t in live]
+    shown = [f"{p} {t}." if t else f"{p} ." for p, t in live]
     preference, target = record.value.split()
     target = target.rstrip(".").lower()
     if not live:

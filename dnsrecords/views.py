@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.audit import actor_for
 from dnsrecords.checks import check_all, check_with_both
 from dnsrecords.data import domain_dns, mail_host_dns, policy_for, records_for
-from dnsrecords.expected import mta_sts_policy
+from dnsrecords.expected import Record, mta_sts_policy
 from dnsrecords.forms import DkimKeyForm, PolicyForm
 from dnsrecords.models import RecordCheck
 from dnsrecords.store import authoritative_lookup, lookup, save_result
@@ -25,21 +25,22 @@ KEY_AGE_WARNING = timedelta(days=365)
 PAGE = "dnsrecords/dns.html"
 
 
+def _row(domain: Domain, index: int, record: Record, check: RecordCheck | None) -> dict:
+    return {
+        "index": index,
+        "record": record,
+        "relative": record.relative_to(domain.name),
+        "zone_value": zone_value(record),
+        "check": check,
+    }
+
+
 def _rows(domain: Domain) -> list[dict]:
     checks = {c.key: c for c in RecordCheck.objects.filter(domain=domain)}
-    return [
-        {
-            "index": index,
-            "record": record,
-            "relative": record.relative_to(domain.name),
-            "zone_value": zone_value(record),
-            "check": checks.get(record.key),
-        }
-        for index, record in enumerate(records_for(domain))
-    ]
+    return [_row(domain, index, record, checks.get(record.key)) for index, record in enumerate(records_for(domain))]
 
 
-def _context(request: HttpRequest, domain: Domain, **extra) -> dict:
+def _context(domain: Domain, **extra) -> dict:
     keys = list(domain.dkim_keys.all())
     old = timezone.now() - KEY_AGE_WARNING
     return {
@@ -61,7 +62,7 @@ def _context(request: HttpRequest, domain: Domain, **extra) -> dict:
 @admin_required
 def dns_page(request: HttpRequest, name: str) -> HttpResponse:
     domain = domain_for(request, name)
-    return render(request, PAGE, _context(request, domain))
+    return render(request, PAGE, _context(domain))
 
 
 @require_POST
@@ -70,7 +71,7 @@ def dns_check(request: HttpRequest, name: str) -> HttpResponse:
     """With htmx, each row then asks for its own check and fills in as its answer arrives."""
     domain = domain_for(request, name)
     if request.htmx:
-        return render(request, f"{PAGE}#records", _context(request, domain, checking=True))
+        return render(request, f"{PAGE}#records", _context(domain, checking=True))
     resolver = lookup()
     direct = authoritative_lookup(domain, resolver)
     for result in check_all(records_for(domain), resolver, mail_host_dns(), direct=direct):
@@ -87,8 +88,8 @@ def dns_check_one(request: HttpRequest, name: str, index: int) -> HttpResponse:
         raise Http404("no such record")
     resolver = lookup()
     direct = authoritative_lookup(domain, resolver) if not records[index].zone else None
-    save_result(domain, check_with_both(records[index], resolver, direct, mail_host_dns()))
-    row = _rows(domain)[index]
+    check = save_result(domain, check_with_both(records[index], resolver, direct, mail_host_dns()))
+    row = _row(domain, index, records[index], check)
     return render(request, f"{PAGE}#record-row", {"row": row, "domain": domain})
 
 
@@ -143,7 +144,7 @@ def dkim_create(request: HttpRequest, name: str) -> HttpResponse:
             request, f"Created the key {key.selector}. Publish its record below, check it, then switch signing to it."
         )
         return redirect("dns_page", name=domain.name)
-    return render(request, PAGE, _context(request, domain, key_form=form), status=200)
+    return render(request, PAGE, _context(domain, key_form=form), status=200)
 
 
 def _key(request: HttpRequest, name: str, key_id: int) -> DkimKey:

@@ -290,9 +290,11 @@ class Helper:
             os.rename(temporary, path)
             fsync_dir(os.path.dirname(path))
 
-    def reload_plan(self, old: str | None, new: str) -> tuple[list[str], list[list[str]]]:
-        changed = sorted(rel for rel in manifest_of(new) if old is None or digest(old, rel) != digest(new, rel))
-        removed = [] if old is None else sorted(set(manifest_of(old)) - set(manifest_of(new)))
+    def reload_plan(self, old: str | None, new: str) -> tuple[list[str], set[str], list[list[str]]]:
+        """What changed (for the answer), the paths touched (for checks), and the reloads it needs."""
+        new_files = manifest_of(new)
+        changed = sorted(rel for rel in new_files if old is None or digest(old, rel) != digest(new, rel))
+        removed = [] if old is None else sorted(set(manifest_of(old)) - set(new_files))
         touched = set(changed + removed)
         commands: list[list[str]] = []
         if touched & {"dovecot/users", "dovecot/dovecot.conf"}:
@@ -303,7 +305,7 @@ class Helper:
             commands += [self.command("smtpd_table", table=t) for t in TABLES if f"smtpd/{t}" in touched]
         if any(rel.startswith("rspamd/") for rel in touched):
             commands.append(self.command("rspamd"))
-        return changed + [f"{rel} (removed)" for rel in removed], [c for c in commands if c]
+        return changed + [f"{rel} (removed)" for rel in removed], touched, [c for c in commands if c]
 
     def command(self, name: str, **values: str) -> list[str]:
         return [arg.format(**values) for arg in self.reload_commands.get(name, [])]
@@ -335,9 +337,9 @@ class Helper:
         started = time.monotonic()
         new = self.install(generation)
         old = self.current_generation()
-        changed, commands = self.reload_plan(old, new)
+        changed, touched, commands = self.reload_plan(old, new)
         try:
-            self.run_checks(new, {rel.removesuffix(" (removed)") for rel in changed})
+            self.run_checks(new, touched)
         except BaseException:
             shutil.rmtree(new, ignore_errors=True)
             raise
