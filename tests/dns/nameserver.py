@@ -1,5 +1,6 @@
 """A real authoritative nameserver (Debian's nsd) on loopback, serving zones a test writes."""
 
+import random
 import shutil
 import socket
 import subprocess
@@ -76,6 +77,14 @@ class Nameserver:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free for both UDP and TCP (nsd binds both), chosen below the kernel's
+    ephemeral range, where a database client's outgoing connection could take it meanwhile."""
+    while True:
+        port = random.randrange(20000, 32000)
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
+                udp.bind(("127.0.0.1", port))
+                tcp.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return port
