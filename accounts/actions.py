@@ -12,8 +12,8 @@ from accounts import mailpasswords
 from accounts.audit import Actor, diff, record, snapshot
 from accounts.models import Alias, Mailbox, User
 from domains.models import Domain
+from export.dirty import mark_dirty
 from mailadmin.addresses import normalize_address, normalize_local_part
-from mailadmin.export.apply import mark_dirty
 
 MAILBOX_FIELDS = ["display_name", "quota_mb", "active"]
 ALIAS_FIELDS = ["destinations", "active"]

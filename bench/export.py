@@ -17,12 +17,12 @@ from _setup import ROOT, VAR, fresh_database
 from django.test import override_settings
 
 from accounts.management.commands.loaddemo import load_demo
-from mailadmin.export import helper_client
-from mailadmin.export.apply import gc_paused
-from mailadmin.export.host import host_config
-from mailadmin.export.render import render
-from mailadmin.export.snapshot import take_snapshot
-from mailadmin.export.stage import stage
+from export import helper_client
+from export.apply import gc_paused
+from export.host import host_config
+from export.render import render
+from export.snapshot import take_snapshot
+from export.stage import stage
 
 RUNS = 5
 
@@ -35,7 +35,7 @@ def main() -> None:
         json.dumps({"root": str(root), "staging": str(staging), "socket": str(sock), "privileged": False})
     )
     helper = subprocess.Popen(
-        [sys.executable, str(ROOT / "mailadmin/helper.py"), "--config", str(config)], stdout=subprocess.DEVNULL
+        [sys.executable, str(ROOT / "helper/helper.py"), "--config", str(config)], stdout=subprocess.DEVNULL
     )
     while not sock.exists():
         time.sleep(0.02)

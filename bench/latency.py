@@ -27,8 +27,8 @@ from accounts import actions  # noqa: E402
 from accounts.audit import COMMAND_LINE  # noqa: E402
 from accounts.management.commands.loaddemo import load_demo  # noqa: E402
 from domains.actions import create_domain  # noqa: E402
-from mailadmin.export.apply import apply_pending  # noqa: E402
-from mailadmin.export.models import Generation  # noqa: E402
+from export.apply import apply_pending  # noqa: E402
+from export.models import Generation  # noqa: E402
 from tests.daemons.lab import HOSTNAME, Lab  # noqa: E402
 from tests.daemons.mailclient import imap_login, smtp_auth  # noqa: E402
 

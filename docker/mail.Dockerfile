@@ -7,7 +7,7 @@ COPY scripts/lib.sh scripts/install-daemons /opt/mailadmin/scripts/
 RUN printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d \
       && bash /opt/mailadmin/scripts/install-daemons && rm -rf /var/lib/apt/lists/*
 RUN groupadd -g 5000 vmail && useradd -u 5000 -g vmail -d /home/vmail -m -s /usr/sbin/nologin vmail
-COPY mailadmin/helper.py /opt/mailadmin/helper.py
+COPY helper/helper.py /opt/mailadmin/helper/helper.py
 COPY docker/mail-entrypoint docker/mail-service /usr/local/bin/
 COPY docker/helper.json /etc/mailadmin-helper.json
 EXPOSE 25 465 587 993 143

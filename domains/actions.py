@@ -9,8 +9,8 @@ from django.utils import timezone
 from accounts.audit import Actor, diff, record, snapshot
 from domains import dkim
 from domains.models import DkimKey, Domain, DomainPolicy
+from export.dirty import mark_dirty
 from mailadmin.addresses import normalize_domain
-from mailadmin.export.apply import mark_dirty
 
 DOMAIN_FIELDS = ["active", "default_quota_mb", "alias_of_id"]
 

@@ -98,7 +98,7 @@ INSTALLED_APPS = [
     "accounts",
     "domains",
     "dnsrecords",
-    "mailadmin.export",
+    "export",
 ]
 
 MIDDLEWARE = [
@@ -127,7 +127,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
-                "mailadmin.export.context_processors.config_state",
+                "export.context_processors.config_state",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },
@@ -214,7 +214,7 @@ MAIL_PUBLIC_ADDRESSES = [a.strip() for a in env("MAIL_PUBLIC_ADDRESSES").split("
 MTA_STS_ADDRESSES = [a.strip() for a in env("MTA_STS_ADDRESSES").split(",") if a.strip()]
 STAGING_DIR = Path(env("STAGING_DIR", "/var/lib/mailadmin/staging" if PRODUCTION else str(VAR_DIR / "staging")))
 
-# The daemons' configuration around the tables (mailadmin.export.host.HostConfig): only what
+# The daemons' configuration around the tables (export.host.HostConfig): only what
 # is set here overrides the Debian 12 defaults written there.
 _MAIL_HOST_ENV = {
     "MAIL_LISTEN": ("listen", lambda v: tuple(a.strip() for a in v.split(",") if a.strip())),

@@ -3,7 +3,7 @@ from django.urls import path
 from accounts import views as accounts
 from dnsrecords import views as dnsrecords
 from domains import views as domains
-from mailadmin.export import views as export
+from export import views as export
 
 urlpatterns = [
     path("", domains.dashboard, name="dashboard"),

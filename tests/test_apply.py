@@ -14,10 +14,11 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts import actions
 from accounts.audit import COMMAND_LINE
-from mailadmin.export.apply import apply_pending, config_state
-from mailadmin.export.models import ConfigState, Generation
+from export.apply import apply_pending
+from export.dirty import config_state
+from export.models import ConfigState, Generation
 
-HELPER = Path(__file__).resolve().parents[1] / "mailadmin/helper.py"
+HELPER = Path(__file__).resolve().parents[1] / "helper/helper.py"
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from accounts import actions
 from accounts.audit import COMMAND_LINE
 from domains import actions as domain_actions
-from mailadmin.export.management.commands._dump import dump
+from export.management.commands._dump import dump
 
 ROOT = Path(__file__).resolve().parents[1]
 

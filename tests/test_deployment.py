@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mailadmin.helper import LINKS
+from helper.helper import LINKS
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {"SECRET_KEY": "s", "DKIM_ENCRYPTION_KEY": "k", "ALLOWED_HOSTS": "a.example", "MAIL_HOSTNAME": "mail.example.org"}

@@ -11,9 +11,9 @@ from dnsrecords.expected import DomainDns, MailHostDns, expected_records, mta_st
 from dnsrecords.zonefile import txt_strings, zone_text
 from domains import actions
 from domains.models import DkimKey
-from mailadmin.export.host import host_config
-from mailadmin.export.render import render
-from mailadmin.export.snapshot import take_snapshot
+from export.host import host_config
+from export.render import render
+from export.snapshot import take_snapshot
 
 HOST = MailHostDns("mail.example.org", ("192.0.2.10", "2001:db8::10"))
 

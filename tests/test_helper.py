@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from mailadmin.export.host import HostConfig
-from mailadmin.export.render import render
-from mailadmin.export.snapshot import MailboxRow, Snapshot
-from mailadmin.helper import Helper, Refused
+from export.host import HostConfig
+from export.render import render
+from export.snapshot import MailboxRow, Snapshot
+from helper.helper import Helper, Refused
 
 HASH = "$y$j9T$FOqg79T.1aaakbQPXOu.H1$56Z60oKeb7Ivn04HUPUTrtofaOGgpVTQ8PqcEchW8FC"
-HELPER = Path(__file__).resolve().parents[1] / "mailadmin/helper.py"
+HELPER = Path(__file__).resolve().parents[1] / "helper/helper.py"
 
 
 def files_for(root: Path, mailboxes: int = 3, quota: int = 0) -> dict[str, bytes]:

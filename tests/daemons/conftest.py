@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
-from mailadmin.export import helper_client
-from mailadmin.export.apply import apply_pending
-from mailadmin.export.host import host_config
-from mailadmin.export.render import render
-from mailadmin.export.snapshot import Snapshot
-from mailadmin.export.stage import stage
+from export import helper_client
+from export.apply import apply_pending
+from export.host import host_config
+from export.render import render
+from export.snapshot import Snapshot
+from export.stage import stage
 from tests.daemons.lab import HOSTNAME, Lab
 
 LAB_DIR = Path(os.environ.get("MAILADMIN_LAB_DIR", "/tmp/mailadmin-lab"))

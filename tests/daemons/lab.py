@@ -234,7 +234,7 @@ class Lab:
         if name == "helper":
             return [
                 sys.executable,
-                str(HERE.parents[2] / "mailadmin/helper.py"),
+                str(HERE.parents[2] / "helper/helper.py"),
                 "--config",
                 str(self.dir / "helper.json"),
             ]

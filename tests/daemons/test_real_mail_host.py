@@ -13,8 +13,8 @@ from accounts.audit import COMMAND_LINE
 from domains import dkim
 from domains.actions import create_domain
 from domains.models import DkimKey
-from mailadmin.export import helper_client
-from mailadmin.export.stage import stage
+from export import helper_client
+from export.stage import stage
 from tests.daemons.conftest import apply_now
 from tests.daemons.lab import PORTS
 from tests.daemons.mailclient import (

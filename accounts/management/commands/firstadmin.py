@@ -1,3 +1,4 @@
+import os
 import secrets
 
 from django.core.management.base import BaseCommand
@@ -21,7 +22,7 @@ class Command(BaseCommand):
         actions.create_admin(username, password, actor=COMMAND_LINE, superadmin=True)
         self.stdout.write(
             self.style.SUCCESS(
-                f"\nFirst superadmin created. Sign in at http://127.0.0.1:8000/ with\n"
+                f"\nFirst superadmin created. Sign in at http://{os.environ.get('MAILADMIN_LISTEN', '127.0.0.1:8000')}/ with\n"
                 f"    name:     {username}\n    password: {password}\n"
                 f"This password is shown only now.\n"
             )

@@ -1,6 +1,6 @@
 from django.http import HttpRequest
 
-from mailadmin.export.models import ConfigState
+from export.models import ConfigState
 
 
 def config_state(request: HttpRequest) -> dict:

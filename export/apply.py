@@ -1,6 +1,6 @@
 """The apply pipeline: database → render → stage → helper, one apply at a time.
 
-Actions call mark_dirty() inside their transaction; the bump lands when it commits. The apply
+Actions call export.dirty.mark_dirty() inside their transaction; the bump lands when it commits. The apply
 worker (manage.py applyworker) calls apply_pending() in a loop, so ten quick edits are
 covered by one or two applies. Tests and the "Apply now" button call it directly.
 """
@@ -12,16 +12,16 @@ import re
 from contextlib import contextmanager
 from datetime import timedelta
 
-from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
-from mailadmin.export import helper_client
-from mailadmin.export.host import host_config
-from mailadmin.export.models import ConfigState, Generation
-from mailadmin.export.render import RenderError, render
-from mailadmin.export.snapshot import take_snapshot
-from mailadmin.export.stage import prune_staged, read_staged, stage
+from export import helper_client
+from export.dirty import config_state
+from export.host import host_config
+from export.models import ConfigState, Generation
+from export.render import RenderError, render
+from export.snapshot import take_snapshot
+from export.stage import prune_staged, read_staged, stage
 
 STALE_CLAIM = timedelta(minutes=10)
 RETRY_FAILED_AFTER = timedelta(minutes=1)
@@ -38,21 +38,6 @@ def gc_paused():
     finally:
         if was_enabled:
             gc.enable()
-
-
-def config_state() -> ConfigState:
-    state, _ = ConfigState.objects.get_or_create(pk=1)
-    return state
-
-
-def _bump() -> None:
-    if not ConfigState.objects.filter(pk=1).update(wanted=F("wanted") + 1):
-        config_state()
-        ConfigState.objects.filter(pk=1).update(wanted=F("wanted") + 1)
-
-
-def mark_dirty() -> None:
-    transaction.on_commit(_bump)
 
 
 def _due(state: ConfigState) -> bool:

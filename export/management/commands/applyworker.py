@@ -4,7 +4,7 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from mailadmin.export.apply import apply_pending
+from export.apply import apply_pending
 
 
 class Command(BaseCommand):

@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class ExportConfig(AppConfig):
-    name = "mailadmin.export"
+    name = "export"
     label = "export"
     verbose_name = "configuration export"

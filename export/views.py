@@ -4,10 +4,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.audit import actor_for
+from export.apply import apply_pending, preview
+from export.dirty import config_state
+from export.models import Generation
+from export.render import RenderError
 from mailadmin.access import superadmin_required
-from mailadmin.export.apply import apply_pending, config_state, preview
-from mailadmin.export.models import Generation
-from mailadmin.export.render import RenderError
 
 
 @superadmin_required

@@ -6,9 +6,9 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from mailadmin.export.apply import config_state
-from mailadmin.export.management.commands._dump import dump
-from mailadmin.export.stage import staged_dir
+from export.dirty import config_state
+from export.management.commands._dump import dump
+from export.stage import staged_dir
 
 
 class Command(BaseCommand):

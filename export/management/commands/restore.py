@@ -11,8 +11,8 @@ from django.db import transaction
 
 from accounts.models import User
 from domains.models import Domain
-from mailadmin.export.apply import mark_dirty
-from mailadmin.export.models import ConfigState
+from export.dirty import mark_dirty
+from export.models import ConfigState
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from django.db import connections
 
 from accounts.models import User
 from domains.models import Domain
-from mailadmin.export.management.commands._dump import APPS, dump
+from export.management.commands._dump import APPS, dump
 
 
 class Command(BaseCommand):
