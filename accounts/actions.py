@@ -9,11 +9,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import mailpasswords
-from accounts.audit import Actor, diff, record, snapshot
 from accounts.models import Alias, Mailbox, User
+from audit.log import Actor, diff, record, snapshot
+from core.addresses import normalize_address, normalize_local_part
 from domains.models import Domain
 from export.dirty import mark_dirty
-from mailadmin.addresses import normalize_address, normalize_local_part
 
 MAILBOX_FIELDS = ["display_name", "quota_mb", "active"]
 ALIAS_FIELDS = ["destinations", "active"]

@@ -4,17 +4,10 @@ from django.core.exceptions import ValidationError
 
 from accounts import mailpasswords
 from accounts.models import Alias, Mailbox, User
+from core.addresses import normalize_address, normalize_local_part
+from core.forms import PlainLabels
+from core.quota import QuotaField
 from domains.models import Domain
-from mailadmin.addresses import normalize_address, normalize_local_part
-from mailadmin.quota import QuotaField
-
-
-class PlainLabels:
-    """Labels without Django's trailing colon."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)
 
 
 class LoginForm(PlainLabels, forms.Form):

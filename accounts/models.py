@@ -1,9 +1,8 @@
-from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
+from core.search import prefix_filter
 from domains.models import Domain
-from mailadmin.search import prefix_filter
 
 
 class User(AbstractUser):
@@ -88,29 +87,6 @@ class Alias(models.Model):
         return f"{self.local_part}@{self.domain.display_name}" if self.local_part else f"@{self.domain.display_name}"
 
 
-class AuditEntry(models.Model):
-    """One change, by whom, to what. `changes` is {field: [before, after]} and never holds a secret."""
-
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    # Kept as text so history survives the deletion of the admin, mailbox or domain.
-    actor_name = models.CharField(max_length=320)
-    domain = models.ForeignKey(Domain, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    domain_name = models.CharField(max_length=253, blank=True)
-    action = models.CharField(max_length=32)
-    object_type = models.CharField(max_length=32)
-    object_name = models.CharField(max_length=320, db_index=True)
-    changes = models.JSONField(default=dict)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["domain", "-created_at"], name="audit_domain_recent")]
-        verbose_name_plural = "audit entries"
-
-    def __str__(self) -> str:
-        return f"{self.actor_name} {self.action} {self.object_type} {self.object_name}"
-
-
 class LoginFailure(models.Model):
     """Failed logins per key ("account:…" or "client:…") since the start of the current window."""
 
@@ -120,10 +96,3 @@ class LoginFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.count}"
-
-
-def visible_audit_entries(user, search: str = "") -> models.QuerySet:
-    entries = prefix_filter(AuditEntry.objects.select_related("actor"), "object_name", search.strip().lower())
-    if user.is_superuser:
-        return entries
-    return entries.filter(domain__in=Domain.objects.managed_by(user))

@@ -15,7 +15,7 @@ from django.middleware.csrf import rotate_token
 
 from accounts import mailpasswords
 from accounts.models import Mailbox
-from mailadmin.addresses import normalize_domain
+from core.addresses import normalize_domain
 
 SESSION_MAILBOX_ID = "mailbox_id"
 SESSION_MAILBOX_HASH = "mailbox_hash"

@@ -9,22 +9,17 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import actions, sessions, throttle
-from accounts.audit import actor_for
+from accounts.access import alias_for, mailbox_for
 from accounts.forms import AdminForm, AliasForm, LoginForm, MailboxForm, SelfServicePasswordForm
-from accounts.models import User, visible_audit_entries
-from domains.views import domain_page_context
-from mailadmin.access import (
-    admin_required,
-    alias_for,
-    domain_for,
-    mailbox_for,
-    mailbox_required,
-    superadmin_required,
-)
-from mailadmin.search import prefix_filter
-from mailadmin.views_util import paginate, run_action
+from accounts.models import Alias, Mailbox, User
+from audit.log import actor_for
+from core.access import admin_required, mailbox_required, superadmin_required
+from core.search import prefix_filter
+from core.views import paginate, run_action
+from domains.access import domain_for
+from domains.models import Domain
 
-DOMAIN_PAGE = "domains/domain_detail.html"
+DOMAIN_PAGE = "accounts/domain_detail.html"
 
 
 def _client_address(request: HttpRequest) -> str:
@@ -81,6 +76,31 @@ def account(request: HttpRequest) -> HttpResponse:
     return render(
         request, "accounts/account.html", {"mailbox": mailbox, "form": form, "mail_host": settings.MAIL_HOSTNAME}
     )
+
+
+def domain_page_context(request: HttpRequest, domain: Domain, **forms) -> dict:
+    mailbox_query, alias_query = request.GET.get("mq", ""), request.GET.get("aq", "")
+    mailboxes = Mailbox.objects.filter(domain=domain).search(mailbox_query)
+    aliases = Alias.objects.filter(domain=domain).search(alias_query)
+    return {
+        "domain": domain,
+        "mailboxes": paginate(request, mailboxes, "mpage"),
+        "aliases": paginate(request, aliases, "apage"),
+        "mq": mailbox_query,
+        "aq": alias_query,
+        "alias_domains": list(domain.alias_domains.all()[:20]),
+        "mailbox_form": forms.get("mailbox_form") or MailboxForm(domain=domain),
+        "alias_form": forms.get("alias_form") or AliasForm(domain=domain),
+    }
+
+
+@admin_required
+def domain_detail(request: HttpRequest, name: str) -> HttpResponse:
+    domain = domain_for(request, name)
+    template = "accounts/domain_detail.html"
+    if request.htmx and request.htmx.target in ("mailbox-results", "alias-results"):
+        template += f"#{request.htmx.target}"
+    return render(request, template, domain_page_context(request, domain))
 
 
 def _domain_section(request: HttpRequest, domain, section: str, **forms) -> HttpResponse:
@@ -217,14 +237,6 @@ def alias_delete(request: HttpRequest, name: str, alias_id: int) -> HttpResponse
         messages.success(request, f"Deleted the alias {alias}.")
         return redirect("domain_detail", name=name)
     return render(request, "accounts/confirm_delete.html", {"object": alias, "kind": "alias", "domain": alias.domain})
-
-
-@admin_required
-def audit_log(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip().lower()
-    entries = visible_audit_entries(request.user, query)
-    template = "accounts/audit.html#entries" if request.htmx else "accounts/audit.html"
-    return render(request, template, {"page": paginate(request, entries), "q": query})
 
 
 @superadmin_required

@@ -18,7 +18,7 @@ from _setup import ROOT, fresh_database
 from django.test import override_settings
 
 sys.path.insert(0, str(ROOT))
-from accounts.audit import COMMAND_LINE  # noqa: E402
+from audit.log import COMMAND_LINE  # noqa: E402
 from dnsrecords.checks import Lookup, check_all  # noqa: E402
 from dnsrecords.data import mail_host_dns, records_for  # noqa: E402
 from dnsrecords.zonefile import zone_text  # noqa: E402

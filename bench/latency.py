@@ -24,8 +24,8 @@ from django.db import close_old_connections, connections, transaction  # noqa: E
 from django.test import override_settings  # noqa: E402
 
 from accounts import actions  # noqa: E402
-from accounts.audit import COMMAND_LINE  # noqa: E402
 from accounts.management.commands.loaddemo import load_demo  # noqa: E402
+from audit.log import COMMAND_LINE  # noqa: E402
 from domains.actions import create_domain  # noqa: E402
 from export.apply import apply_pending  # noqa: E402
 from export.models import Generation  # noqa: E402

@@ -18,9 +18,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from accounts import actions
-from accounts.audit import COMMAND_LINE
 from accounts.management.commands.loaddemo import load_demo
-from accounts.models import AuditEntry, Mailbox
+from accounts.models import Mailbox
+from audit.log import COMMAND_LINE
+from audit.models import AuditEntry
 from domains.models import Domain
 
 RUNS = 60

@@ -1,12 +1,12 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from accounts.forms import PlainLabels
+from core.addresses import normalize_address, normalize_domain
+from core.forms import PlainLabels
 from dnsrecords.data import parse_mx
 from domains import dkim
 from domains.actions import POLICY_FIELDS
 from domains.models import DomainPolicy
-from mailadmin.addresses import normalize_address, normalize_domain
 
 _SPF_MECHANISM_NAMES = ("a", "mx", "ip4", "ip6", "include", "exists", "ptr")
 

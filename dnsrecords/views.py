@@ -8,7 +8,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.audit import actor_for
+from audit.log import actor_for
+from core.access import admin_required
+from core.views import run_action
 from dnsrecords.checks import check_all, check_with_both
 from dnsrecords.data import domain_dns, mail_host_dns, policy_for, records_for
 from dnsrecords.expected import Record, mta_sts_policy
@@ -17,9 +19,8 @@ from dnsrecords.models import RecordCheck
 from dnsrecords.store import authoritative_lookup, lookup, save_result
 from dnsrecords.zonefile import zone_text, zone_value
 from domains import actions
+from domains.access import domain_for
 from domains.models import DkimKey, Domain
-from mailadmin.access import admin_required, domain_for
-from mailadmin.views_util import run_action
 
 KEY_AGE_WARNING = timedelta(days=365)
 PAGE = "dnsrecords/dns.html"

@@ -6,11 +6,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import Actor, diff, record, snapshot
+from audit.log import Actor, diff, record, snapshot
+from core.addresses import normalize_domain
 from domains import dkim
 from domains.models import DkimKey, Domain, DomainPolicy
 from export.dirty import mark_dirty
-from mailadmin.addresses import normalize_domain
 
 DOMAIN_FIELDS = ["active", "default_quota_mb", "alias_of_id"]
 

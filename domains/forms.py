@@ -1,9 +1,9 @@
 from django import forms
 
-from accounts.forms import PlainLabels
+from core.addresses import normalize_domain
+from core.forms import PlainLabels
+from core.quota import QuotaField
 from domains.models import Domain
-from mailadmin.addresses import normalize_domain
-from mailadmin.quota import QuotaField
 
 
 class DomainForm(PlainLabels, forms.ModelForm):

@@ -1,8 +1,9 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Count, IntegerField, OuterRef, Subquery
 
-from mailadmin.addresses import display_domain
-from mailadmin.search import prefix_filter
+from core.addresses import display_domain
+from core.search import prefix_filter
 
 
 class DomainQuerySet(models.QuerySet):
@@ -14,6 +15,20 @@ class DomainQuerySet(models.QuerySet):
     def search(self, query: str) -> "DomainQuerySet":
         """Prefix search on the stored A-label (see prefix_filter)."""
         return prefix_filter(self, "name", query.strip().lower())
+
+    def with_address_counts(self) -> "DomainQuerySet":
+        """mailbox_count and alias_count, one correlated subquery each (a join would multiply
+        mailboxes by aliases). The rows are reached through the reverse relations, so this app
+        does not import the accounts app that sits above it."""
+        return self.annotate(
+            mailbox_count=_count_related(self.model, "mailboxes"), alias_count=_count_related(self.model, "aliases")
+        )
+
+
+def _count_related(model: type[models.Model], relation: str) -> Subquery:
+    related = model._meta.get_field(relation).related_model
+    rows = related.objects.filter(domain=OuterRef("pk")).order_by().values("domain")
+    return Subquery(rows.annotate(n=Count("pk")).values("n"), output_field=IntegerField())
 
 
 class Domain(models.Model):

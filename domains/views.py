@@ -2,34 +2,22 @@ from copy import copy
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from accounts.audit import actor_for
-from accounts.forms import AliasForm, MailboxForm
-from accounts.models import Alias, Mailbox
+from audit.log import actor_for
+from core.access import admin_required, superadmin_required
+from core.views import paginate, run_action
 from domains import actions
+from domains.access import domain_for
 from domains.forms import DomainForm
 from domains.models import Domain
-from mailadmin.access import admin_required, domain_for, superadmin_required
-from mailadmin.views_util import paginate, run_action
-
-
-def _count(model, **filters) -> Subquery:
-    rows = model.objects.filter(domain=OuterRef("pk"), **filters).order_by().values("domain")
-    return Subquery(rows.annotate(n=Count("pk")).values("n"), output_field=IntegerField())
 
 
 def dashboard_context(request: HttpRequest, form: DomainForm | None = None) -> dict:
     query = request.GET.get("q", "")
-    domains = (
-        Domain.objects.managed_by(request.user)
-        .search(query)
-        .select_related("alias_of")
-        .annotate(mailbox_count=_count(Mailbox), alias_count=_count(Alias))
-    )
+    domains = Domain.objects.managed_by(request.user).search(query).select_related("alias_of").with_address_counts()
     return {"page": paginate(request, domains), "q": query, "form": form or DomainForm()}
 
 
@@ -55,31 +43,6 @@ def domain_create(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         return render(request, "domains/dashboard.html#domains", dashboard_context(request, form))
     return render(request, "domains/domain_form.html", {"form": form})
-
-
-def domain_page_context(request: HttpRequest, domain: Domain, **forms) -> dict:
-    mailbox_query, alias_query = request.GET.get("mq", ""), request.GET.get("aq", "")
-    mailboxes = Mailbox.objects.filter(domain=domain).search(mailbox_query)
-    aliases = Alias.objects.filter(domain=domain).search(alias_query)
-    return {
-        "domain": domain,
-        "mailboxes": paginate(request, mailboxes, "mpage"),
-        "aliases": paginate(request, aliases, "apage"),
-        "mq": mailbox_query,
-        "aq": alias_query,
-        "alias_domains": list(domain.alias_domains.all()[:20]),
-        "mailbox_form": forms.get("mailbox_form") or MailboxForm(domain=domain),
-        "alias_form": forms.get("alias_form") or AliasForm(domain=domain),
-    }
-
-
-@admin_required
-def domain_detail(request: HttpRequest, name: str) -> HttpResponse:
-    domain = domain_for(request, name)
-    template = "domains/domain_detail.html"
-    if request.htmx and request.htmx.target in ("mailbox-results", "alias-results"):
-        template += f"#{request.htmx.target}"
-    return render(request, template, domain_page_context(request, domain))
 
 
 @require_http_methods(["GET", "POST"])

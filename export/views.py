@@ -3,12 +3,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.audit import actor_for
+from audit.log import actor_for
+from core.access import superadmin_required
 from export.apply import apply_pending, preview
 from export.dirty import config_state
 from export.models import Generation
 from export.render import RenderError
-from mailadmin.access import superadmin_required
 
 
 @superadmin_required

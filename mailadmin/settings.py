@@ -95,6 +95,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "core",
+    "audit",
     "accounts",
     "domains",
     "dnsrecords",

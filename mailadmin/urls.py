@@ -1,6 +1,7 @@
 from django.urls import path
 
 from accounts import views as accounts
+from audit import views as audit
 from dnsrecords import views as dnsrecords
 from domains import views as domains
 from export import views as export
@@ -10,7 +11,7 @@ urlpatterns = [
     path("login/", accounts.login_view, name="login"),
     path("logout/", accounts.logout_view, name="logout"),
     path("account/", accounts.account, name="account"),
-    path("audit/", accounts.audit_log, name="audit"),
+    path("audit/", audit.audit_log, name="audit"),
     path("config/", export.config_status, name="config_status"),
     path("config/apply/", export.config_apply, name="config_apply"),
     path("admins/", accounts.admin_list, name="admin_list"),
@@ -19,7 +20,7 @@ urlpatterns = [
     path("domains/new/", domains.domain_create, name="domain_create"),
     path("dns/all.zone", dnsrecords.dns_zone_all, name="dns_zone_all"),
     path(".well-known/mta-sts.txt", dnsrecords.mta_sts_txt, name="mta_sts_txt"),
-    path("domains/<str:name>/", domains.domain_detail, name="domain_detail"),
+    path("domains/<str:name>/", accounts.domain_detail, name="domain_detail"),
     path("domains/<str:name>/edit/", domains.domain_edit, name="domain_edit"),
     path("domains/<str:name>/delete/", domains.domain_delete, name="domain_delete"),
     path("domains/<str:name>/dns/", dnsrecords.dns_page, name="dns_page"),

@@ -4,8 +4,8 @@ import pytest
 from django.test import Client
 
 from accounts import actions
-from accounts.audit import COMMAND_LINE
 from accounts.models import Mailbox, User
+from audit.log import COMMAND_LINE
 from domains.actions import create_domain
 from domains.models import Domain
 

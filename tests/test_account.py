@@ -4,7 +4,7 @@ from django.test import Client
 from pytest_django.asserts import assertContains
 
 from accounts import mailpasswords
-from accounts.models import AuditEntry
+from audit.models import AuditEntry
 from tests.conftest import MAIL_PASSWORD, mailbox_client
 
 NEW = "a much better password"

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailadmin.addresses import normalize_address, normalize_domain, normalize_local_part
+from core.addresses import normalize_address, normalize_domain, normalize_local_part
 
 HOSTILE_LOCAL_PARTS = {
     "al:ice": "cannot contain “:”",

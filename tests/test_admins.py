@@ -2,7 +2,8 @@
 
 from pytest_django.asserts import assertContains
 
-from accounts.models import AuditEntry, User
+from accounts.models import User
+from audit.models import AuditEntry
 
 NEW = {"username": "dana", "active": "on", "password1": "a good admin password", "password2": "a good admin password"}
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts import actions
-from accounts.audit import COMMAND_LINE
+from audit.log import COMMAND_LINE
 from export.apply import apply_pending
 from export.dirty import config_state
 from export.models import ConfigState, Generation

@@ -4,7 +4,7 @@ import json
 
 from pytest_django.asserts import assertContains, assertNotContains
 
-from accounts.models import AuditEntry
+from audit.models import AuditEntry
 from tests.conftest import MAIL_PASSWORD
 
 

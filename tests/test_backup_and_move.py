@@ -1,18 +1,20 @@
 """A backup restores onto an empty installation with nothing lost; the database moves to PostgreSQL."""
 
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from accounts import actions
-from accounts.audit import COMMAND_LINE
+from audit.log import COMMAND_LINE
+from core.management.commands._dump import dump
 from domains import actions as domain_actions
-from export.management.commands._dump import dump
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +44,23 @@ def test_a_backup_restores_onto_an_empty_installation_with_nothing_lost(transact
     assert rows() == before
     with pytest.raises(CommandError, match="not empty"):
         call_command("restore", str(backup))
+
+
+def test_a_backup_made_before_the_audit_log_moved_restores_with_its_entries(transactional_db, tmp_path):
+    some_data()
+    before = rows()
+    backup, old_backup = tmp_path / "new.tar.gz", tmp_path / "old.tar.gz"
+    call_command("backup", str(backup), stdout=open(os.devnull, "w"))
+    with tarfile.open(backup) as new, tarfile.open(old_backup, "w:gz") as old:
+        for member in new.getmembers():
+            data = new.extractfile(member).read() if member.isfile() else None
+            if member.name.endswith("database.json"):  # as made before 2026-12: the log was accounts.AuditEntry
+                data = data.replace(b'"audit.auditentry"', b'"accounts.auditentry"')
+                member.size = len(data)
+            old.addfile(member, io.BytesIO(data) if data is not None else None)
+    call_command("flush", "--no-input", verbosity=0)
+    call_command("restore", str(old_backup), stdout=open(os.devnull, "w"))
+    assert rows() == before
 
 
 def test_check_deploy_passes_with_the_documented_production_environment(tmp_path):
@@ -109,7 +128,7 @@ def test_a_sqlite_installation_moves_to_postgresql_without_losing_anything(tmp_p
     with psycopg.connect(postgres_url) as conn:
         assert conn.execute("SELECT local_part, quota_mb FROM accounts_mailbox").fetchall() == [("alice", 1024)]
         assert conn.execute("SELECT username, is_superuser FROM accounts_user").fetchall() == [("root", True)]
-        assert conn.execute("SELECT count(*) FROM accounts_auditentry").fetchone() == (3,)
+        assert conn.execute("SELECT count(*) FROM audit_auditentry").fetchone() == (3,)
     # The moved installation works: the same mail password signs in against PostgreSQL.
     env["DATABASE_URL"] = postgres_url
     check = manage(

@@ -5,7 +5,7 @@ import dns.zone
 import pytest
 from pytest_django.asserts import assertContains, assertNotContains
 
-from accounts.audit import COMMAND_LINE
+from audit.log import COMMAND_LINE
 from dnsrecords.data import records_for
 from dnsrecords.expected import DomainDns, MailHostDns, expected_records, mta_sts_id
 from dnsrecords.zonefile import txt_strings, zone_text

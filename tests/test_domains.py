@@ -2,7 +2,7 @@
 
 from pytest_django.asserts import assertContains
 
-from accounts.models import AuditEntry
+from audit.models import AuditEntry
 from domains.models import Domain
 from tests.conftest import htmx
 

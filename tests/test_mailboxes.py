@@ -3,7 +3,8 @@
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts import mailpasswords
-from accounts.models import AuditEntry, Mailbox
+from accounts.models import Mailbox
+from audit.models import AuditEntry
 from tests.conftest import MAIL_PASSWORD, htmx
 
 NEW = {
@@ -146,7 +147,7 @@ def test_inline_delete_returns_nothing_so_the_row_disappears(domain_admin_client
 
 def test_search_finds_mailboxes_by_the_start_of_their_address(domain_admin_client, domain, mailbox):
     from accounts.actions import create_mailbox
-    from accounts.audit import COMMAND_LINE
+    from audit.log import COMMAND_LINE
 
     create_mailbox(domain, "albert", "", actor=COMMAND_LINE, password_hash=mailbox.password_hash)
     create_mailbox(domain, "bob", "", actor=COMMAND_LINE, password_hash=mailbox.password_hash)

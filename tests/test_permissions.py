@@ -5,7 +5,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts import actions
-from accounts.audit import COMMAND_LINE
+from audit.log import COMMAND_LINE
 from tests.conftest import client_for, mailbox_client
 
 ROLES = ["anonymous", "mailbox_user", "other_domain_admin", "domain_admin", "superadmin"]

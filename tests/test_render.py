@@ -5,12 +5,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accounts import actions
-from accounts.audit import COMMAND_LINE
+from audit.log import COMMAND_LINE
+from core.addresses import normalize_address, normalize_domain, normalize_local_part
 from domains.actions import create_domain
 from export.host import HostConfig
 from export.render import RenderError, render, sender_addresses
 from export.snapshot import AliasRow, DkimKeyRow, MailboxRow, Snapshot, take_snapshot
-from mailadmin.addresses import normalize_address, normalize_domain, normalize_local_part
 
 HASH = "$y$j9T$FOqg79T.1aaakbQPXOu.H1$56Z60oKeb7Ivn04HUPUTrtofaOGgpVTQ8PqcEchW8FC"
 HOST = HostConfig("mail.example.net", __import__("pathlib").Path("/"))

@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from accounts import actions
-from accounts.audit import COMMAND_LINE
+from audit.log import COMMAND_LINE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

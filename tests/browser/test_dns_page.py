@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from accounts import actions
-from accounts.audit import COMMAND_LINE
+from audit.log import COMMAND_LINE
 from domains.actions import create_domain
 from tests.browser.test_admin_and_mailbox_flow import ADMIN_PASSWORD, sign_in
 from tests.dns.nameserver import Nameserver, free_port

@@ -7,7 +7,7 @@ import pytest
 
 from accounts import mailpasswords
 from accounts.actions import create_mailbox
-from accounts.audit import COMMAND_LINE
+from audit.log import COMMAND_LINE
 
 pytestmark = pytest.mark.daemon
 

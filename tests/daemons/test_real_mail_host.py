@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from accounts import actions
-from accounts.audit import COMMAND_LINE
+from audit.log import COMMAND_LINE
 from domains import dkim
 from domains.actions import create_domain
 from domains.models import DkimKey

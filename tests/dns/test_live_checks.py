@@ -7,7 +7,7 @@ import dkim
 import pytest
 from django.conf import settings
 
-from accounts.audit import COMMAND_LINE
+from audit.log import COMMAND_LINE
 from dnsrecords.checks import Lookup, check_all
 from dnsrecords.data import mail_host_dns, policy_for, records_for
 from dnsrecords.models import RecordCheck

@@ -3,12 +3,12 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 
 from accounts import actions
-from accounts.audit import COMMAND_LINE
-from accounts.management.commands._input import raise_command_error, read_password
 from accounts.models import Mailbox
+from audit.log import COMMAND_LINE
+from core.addresses import normalize_address
+from core.commands import raise_command_error, read_password
+from core.quota import parse_quota
 from domains.models import Domain
-from mailadmin.addresses import normalize_address
-from mailadmin.quota import parse_quota
 
 
 class Command(BaseCommand):

@@ -3,11 +3,11 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 
 from accounts import actions
-from accounts.audit import COMMAND_LINE
-from accounts.management.commands._input import raise_command_error, read_password
 from accounts.models import User
+from audit.log import COMMAND_LINE
+from core.addresses import normalize_domain
+from core.commands import raise_command_error, read_password
 from domains.models import Domain
-from mailadmin.addresses import normalize_domain
 
 
 class Command(BaseCommand):

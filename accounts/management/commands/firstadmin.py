@@ -4,8 +4,8 @@ import secrets
 from django.core.management.base import BaseCommand
 
 from accounts import actions
-from accounts.audit import COMMAND_LINE
 from accounts.models import User
+from audit.log import COMMAND_LINE
 
 
 class Command(BaseCommand):

@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from accounts.models import User
+from core.management.commands._dump import APPS, dump
 from domains.models import Domain
-from export.management.commands._dump import APPS, dump
 
 
 class Command(BaseCommand):

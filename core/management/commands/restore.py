@@ -14,6 +14,16 @@ from domains.models import Domain
 from export.dirty import mark_dirty
 from export.models import ConfigState
 
+# Models that moved to another app since backups of format 1 were first made.
+MOVED_MODELS = {"accounts.auditentry": "audit.auditentry"}
+
+
+def _rename_moved_models(database: Path) -> None:
+    rows = json.loads(database.read_text())
+    for row in rows:
+        row["model"] = MOVED_MODELS.get(row["model"], row["model"])
+    database.write_text(json.dumps(rows))
+
 
 class Command(BaseCommand):
     help = "Restore a backup (manage.py backup) onto an empty installation; the next apply rewrites the daemons' files."
@@ -29,8 +39,10 @@ class Command(BaseCommand):
             meta = json.loads(Path(scratch, "backup.json").read_text())
             if meta.get("format") != 1:
                 raise CommandError(f"{file} is not a mailadmin backup this version can read")
+            database = Path(scratch, "database.json")
+            _rename_moved_models(database)
             with transaction.atomic():
-                call_command("loaddata", str(Path(scratch, "database.json")), verbosity=0)
+                call_command("loaddata", str(database), verbosity=0)
                 ConfigState.objects.update(running_since=None)
                 mark_dirty()
             generation = Path(scratch, "generation")

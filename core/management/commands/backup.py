@@ -6,8 +6,8 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from core.management.commands._dump import dump
 from export.dirty import config_state
-from export.management.commands._dump import dump
 from export.stage import staged_dir
 
 

@@ -1,11 +1,11 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 
-from accounts.audit import COMMAND_LINE
-from accounts.management.commands._input import raise_command_error
+from audit.log import COMMAND_LINE
+from core.addresses import normalize_domain
+from core.commands import raise_command_error
+from core.quota import parse_quota
 from domains import actions
-from mailadmin.addresses import normalize_domain
-from mailadmin.quota import parse_quota
 
 
 class Command(BaseCommand):

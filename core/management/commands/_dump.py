@@ -5,7 +5,7 @@ import io
 from django.core.management import call_command
 from django.db import connections, transaction
 
-APPS = ["accounts", "domains", "dnsrecords", "export"]
+APPS = ["audit", "accounts", "domains", "dnsrecords", "export"]
 
 
 def dump(database: str = "default") -> str:

@@ -1,10 +1,17 @@
+"""The one way a change enters the audit log: record(actor, action, object_type, object_name, …).
+
+The audit app sits below the others, so it names the domain and the admin through Django's
+base classes rather than importing the apps that define them.
+"""
+
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import Model
 from django.http import HttpRequest
 
-from accounts.models import AuditEntry, User
-from domains.models import Domain
+from audit.models import AuditEntry
 
 
 @dataclass(frozen=True)
@@ -12,7 +19,7 @@ class Actor:
     """Who made a change, as the audit log shows them."""
 
     name: str
-    user: User | None = None
+    user: AbstractBaseUser | None = None
 
 
 COMMAND_LINE = Actor("command line")
@@ -35,7 +42,7 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
 
 
 def record(
-    actor: Actor, action: str, object_type: str, object_name: str, *, domain: Domain | None, changes: dict | None = None
+    actor: Actor, action: str, object_type: str, object_name: str, *, domain: Model | None, changes: dict | None = None
 ) -> AuditEntry:
     return AuditEntry.objects.create(
         actor=actor.user,

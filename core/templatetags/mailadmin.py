@@ -1,6 +1,6 @@
 from django import template
 
-from mailadmin.quota import format_quota
+from core.quota import format_quota
 
 register = template.Library()
 
