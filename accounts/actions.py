@@ -12,6 +12,7 @@ from accounts import mailpasswords
 from accounts.models import Alias, Mailbox, User
 from audit.log import Actor, diff, record, snapshot
 from core.addresses import normalize_address, normalize_local_part
+from core.models import save_changes
 from domains.models import Domain
 from export.dirty import mark_dirty
 
@@ -66,14 +67,22 @@ def create_mailbox(
     return mailbox
 
 
+def _given(**values) -> dict:
+    """The keyword arguments a caller passed; None means "leave as it is"."""
+    return {field: value for field, value in values.items() if value is not None}
+
+
 @transaction.atomic
-def update_mailbox(mailbox: Mailbox, *, actor: Actor, **fields) -> Mailbox:
-    before = snapshot(mailbox, MAILBOX_FIELDS)
-    for field, value in fields.items():
-        setattr(mailbox, field, value)
-    changes = diff(before, snapshot(mailbox, MAILBOX_FIELDS))
+def update_mailbox(
+    mailbox: Mailbox,
+    *,
+    actor: Actor,
+    display_name: str | None = None,
+    quota_mb: int | None = None,
+    active: bool | None = None,
+) -> Mailbox:
+    changes = save_changes(mailbox, _given(display_name=display_name, quota_mb=quota_mb, active=active))
     if changes:
-        mailbox.save()
         record(actor, "updated", "mailbox", mailbox.ascii_address, domain=mailbox.domain, changes=changes)
         mark_dirty()
     return mailbox
@@ -107,10 +116,26 @@ def _alias_name(domain: Domain, local_part: str) -> str:
     return f"{local_part}@{domain.name}" if local_part else f"@{domain.name}"
 
 
+def clean_destinations(domain: Domain, local_part: str, destinations: list[str]) -> list[str]:
+    """Normalised, without repeats, at least one, and never the alias itself."""
+    cleaned: list[str] = []
+    for destination in destinations:
+        address = normalize_address(destination)
+        if address not in cleaned:
+            cleaned.append(address)
+    if not cleaned:
+        raise ValidationError({"destinations": "Enter at least one destination address."})
+    if _alias_name(domain, local_part) in cleaned:
+        raise ValidationError({"destinations": "An alias cannot deliver to itself."})
+    return cleaned
+
+
 @transaction.atomic
 def create_alias(
     domain: Domain, local_part: str, destinations: list[str], *, actor: Actor, active: bool = True
 ) -> Alias:
+    local_part = normalize_local_part(local_part) if local_part else ""
+    destinations = clean_destinations(domain, local_part, destinations)
     check_address_free(domain, local_part)
     alias = Alias.objects.create(domain=domain, local_part=local_part, destinations=destinations, active=active)
     record(
@@ -126,15 +151,13 @@ def create_alias(
 
 
 @transaction.atomic
-def update_alias(alias: Alias, *, actor: Actor, **fields) -> Alias:
-    if "destinations" in fields:
-        fields["destinations"] = [normalize_address(d) for d in fields["destinations"]]
-    before = snapshot(alias, ALIAS_FIELDS)
-    for field, value in fields.items():
-        setattr(alias, field, value)
-    changes = diff(before, snapshot(alias, ALIAS_FIELDS))
+def update_alias(
+    alias: Alias, *, actor: Actor, destinations: list[str] | None = None, active: bool | None = None
+) -> Alias:
+    if destinations is not None:
+        destinations = clean_destinations(alias.domain, alias.local_part, destinations)
+    changes = save_changes(alias, _given(destinations=destinations, active=active))
     if changes:
-        alias.save()
         record(
             actor, "updated", "alias", _alias_name(alias.domain, alias.local_part), domain=alias.domain, changes=changes
         )
@@ -179,6 +202,8 @@ def create_admin(username: str, password: str, *, actor: Actor, superadmin: bool
 
 @transaction.atomic
 def update_admin(user: User, *, actor: Actor, superadmin: bool, domains: list[Domain], active: bool) -> User:
+    if actor.user is not None and actor.user.pk == user.pk and not (superadmin and active):
+        raise ValidationError("You cannot take away your own superadmin rights or disable yourself.")
     before = {
         "superadmin": user.is_superuser,
         "active": user.is_active,

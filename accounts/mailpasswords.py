@@ -11,8 +11,13 @@ made here is one they can verify.
 import ctypes
 import ctypes.util
 import hmac
+import re
 
 _PREFIX = b"$y$"
+# crypt(3) schemes both Dovecot and OpenSMTPD verify (yescrypt, SHA-512, SHA-256, bcrypt): the
+# renderer accepts only these, and the config preview masks them.
+CRYPT_SCHEMES = ("y", "6", "5", "2b", "2y")
+CRYPT_HASH = re.compile(r"\$(?:" + "|".join(CRYPT_SCHEMES) + r")\$[./0-9A-Za-z$]{8,200}")
 _CRYPT_DATA_SIZE = 32768  # sizeof(struct crypt_data) in libxcrypt
 _OUTPUT_SIZE = 256
 
@@ -57,7 +62,7 @@ def make_hash(password: str, cost: int = 0) -> str:
 
 
 def check_hash(password: str, stored: str) -> bool:
-    if not stored.startswith(("$y$", "$6$", "$5$", "$2b$", "$2y$")):
+    if not CRYPT_HASH.fullmatch(stored):
         return False
     try:
         candidate = _crypt(password, stored.encode("ascii"))

@@ -259,10 +259,17 @@ def _save_admin(request: HttpRequest, form: AdminForm, admin: User | None) -> Us
             superadmin=data["superadmin"],
             domains=domains,
         )
-    if admin == request.user and not (data["superadmin"] and data["active"]):
-        form.add_error(None, "You cannot take away your own superadmin rights or disable yourself.")
+    updated = run_action(
+        form,
+        actions.update_admin,
+        admin,
+        actor=actor,
+        superadmin=data["superadmin"],
+        domains=domains,
+        active=data["active"],
+    )
+    if not updated:
         return None
-    actions.update_admin(admin, actor=actor, superadmin=data["superadmin"], domains=domains, active=data["active"])
     if data["password"]:
         actions.set_admin_password(admin, data["password"], actor=actor)
     return admin

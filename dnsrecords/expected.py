@@ -9,6 +9,8 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass, field
 
+from domains import dkim
+
 REQUIRED, RECOMMENDED, OPTIONAL = "required", "recommended", "optional"
 ABSENT = "delete"  # a record that must no longer be published
 TTL = 3600
@@ -145,7 +147,7 @@ def expected_records(domain: DomainDns, host: MailHostDns) -> list[Record]:
             ),
             "removed": (ABSENT, "A removed key: delete this record at your DNS host; the check shows when it is gone."),
         }[key.state]
-        records.append(Record(f"{key.selector}._domainkey.{name}", "TXT", dkim_value(key), level, reason))
+        records.append(Record(dkim.record_name(key.selector, name), "TXT", dkim_value(key), level, reason))
     rua, ruf = (_report_address(a, name) for a in (domain.dmarc_rua, domain.dmarc_ruf))
     tags = "; ".join(f"{tag}={value}" for tag, value in domain.dmarc)
     records.append(

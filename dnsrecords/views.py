@@ -1,11 +1,9 @@
 from copy import copy
-from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.log import actor_for
@@ -22,7 +20,6 @@ from domains import actions
 from domains.access import domain_for
 from domains.models import DkimKey, Domain
 
-KEY_AGE_WARNING = timedelta(days=365)
 PAGE = "dnsrecords/dns.html"
 
 
@@ -43,17 +40,12 @@ def _rows(domain: Domain) -> list[dict]:
 
 def _context(domain: Domain, **extra) -> dict:
     keys = list(domain.dkim_keys.all())
-    old = timezone.now() - KEY_AGE_WARNING
     return {
         "domain": domain,
         "rows": _rows(domain),
         "keys": keys,
-        "old_keys": [k for k in keys if k.state == DkimKey.ACTIVE and (k.activated_at or k.created_at) < old],
-        "expired_keys": [
-            k
-            for k in keys
-            if k.state == DkimKey.RETIRED and k.retired_at < timezone.now() - timedelta(days=DkimKey.GRACE_DAYS)
-        ],
+        "old_keys": [k for k in keys if k.due_for_rotation],
+        "expired_keys": [k for k in keys if k.past_grace_period],
         "key_form": extra.pop("key_form", None) or DkimKeyForm(),
         "policy": policy_for(domain),
         **extra,

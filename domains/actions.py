@@ -1,18 +1,24 @@
 """Every change to domains goes through these functions: atomic, audited."""
 
-import re
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from audit.log import Actor, diff, record, snapshot
 from core.addresses import normalize_domain
+from core.models import save_changes
 from domains import dkim
 from domains.models import DkimKey, Domain, DomainPolicy
 from export.dirty import mark_dirty
 
-DOMAIN_FIELDS = ["active", "default_quota_mb", "alias_of_id"]
+DOMAIN_FIELDS = ["active", "default_quota_mb"]
+# update_domain(alias_of=UNCHANGED) leaves the alias target as it is; None makes an ordinary domain.
+UNCHANGED = object()
+
+
+def _audit_fields(domain: Domain) -> dict:
+    """What the audit log shows of a domain: its settings, and the alias target by name."""
+    return snapshot(domain, DOMAIN_FIELDS) | {"delivers as": domain.alias_of.name if domain.alias_of else None}
 
 
 def _check_alias_target(domain: Domain, alias_of: Domain | None) -> None:
@@ -40,20 +46,32 @@ def create_domain(
     domain = Domain(name=name, active=active, default_quota_mb=default_quota_mb, alias_of=alias_of)
     _check_alias_target(domain, alias_of)
     domain.save()
-    record(actor, "created", "domain", domain.name, domain=domain, changes=diff({}, snapshot(domain, DOMAIN_FIELDS)))
+    record(actor, "created", "domain", domain.name, domain=domain, changes=diff({}, _audit_fields(domain)))
     mark_dirty()
     return domain
 
 
 @transaction.atomic
-def update_domain(domain: Domain, *, actor: Actor, **fields) -> Domain:
-    _check_alias_target(domain, fields.get("alias_of", domain.alias_of))
-    before = snapshot(domain, DOMAIN_FIELDS)
-    for field, value in fields.items():
-        setattr(domain, field, value)
-    changes = diff(before, snapshot(domain, DOMAIN_FIELDS))
-    if changes:
-        domain.save()
+def update_domain(
+    domain: Domain,
+    *,
+    actor: Actor,
+    active: bool | None = None,
+    default_quota_mb: int | None = None,
+    alias_of: "Domain | None | object" = UNCHANGED,
+) -> Domain:
+    before = _audit_fields(domain)
+    values = {
+        field: value
+        for field, value in [("active", active), ("default_quota_mb", default_quota_mb)]
+        if value is not None
+    }
+    if alias_of is not UNCHANGED:
+        _check_alias_target(domain, alias_of)
+        values["alias_of_id"] = alias_of.pk if alias_of else None
+    if save_changes(domain, values):
+        domain.alias_of = alias_of if alias_of is not UNCHANGED else domain.alias_of
+        changes = diff(before, _audit_fields(domain))
         record(actor, "updated", "domain", domain.name, domain=domain, changes=changes)
         mark_dirty()
     return domain
@@ -68,9 +86,6 @@ def delete_domain(domain: Domain, *, actor: Actor) -> None:
     record(actor, "deleted", "domain", domain.name, domain=domain, changes={k: [v, 0] for k, v in counts.items()})
     mark_dirty()
     domain.delete()
-
-
-SELECTOR = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
 def default_selector(domain: Domain, algorithm: str) -> str:
@@ -88,7 +103,7 @@ def create_dkim_key(
 ) -> DkimKey:
     """A new pending key: published first, switched to later (activate_dkim_key)."""
     selector = (selector or default_selector(domain, algorithm)).strip().lower()
-    if not SELECTOR.fullmatch(selector):
+    if not dkim.SELECTOR.fullmatch(selector):
         raise ValidationError(
             {"selector": "A selector is one DNS label: letters, digits and inner hyphens, at most 63."}
         )
@@ -116,7 +131,7 @@ def create_dkim_key(
         actor,
         "created",
         "DKIM key",
-        f"{selector}._domainkey.{domain.name}",
+        dkim.record_name(selector, domain.name),
         domain=domain,
         changes={"algorithm": [None, algorithm], "bits": [None, generated.bits], "state": [None, key.state]},
     )
@@ -139,7 +154,7 @@ def activate_dkim_key(key: DkimKey, *, actor: Actor) -> DkimKey:
         actor,
         "activated",
         "DKIM key",
-        f"{key.selector}._domainkey.{key.domain.name}",
+        key.record_name,
         domain=key.domain,
         changes={"state": ["pending", "active"], "retired": [None, [k.selector for k in replaced]]},
     )
@@ -153,7 +168,7 @@ def remove_dkim_key(key: DkimKey, *, actor: Actor) -> DkimKey | None:
     and the DNS page checks that its record is gone until the user forgets it."""
     if key.state == DkimKey.ACTIVE:
         raise ValidationError("Switch signing to another key before removing the active one.")
-    name = f"{key.selector}._domainkey.{key.domain.name}"
+    name = key.record_name
     record(actor, "removed", "DKIM key", name, domain=key.domain, changes={"state": [key.state, DkimKey.REMOVED]})
     if key.state in (DkimKey.PENDING, DkimKey.REMOVED):
         key.delete()
@@ -184,11 +199,10 @@ POLICY_FIELDS = [
 
 @transaction.atomic
 def update_policy(policy: DomainPolicy, *, actor: Actor, **fields) -> DomainPolicy:
-    before = snapshot(policy, POLICY_FIELDS)
-    for field, value in fields.items():
-        setattr(policy, field, value)
-    if changes := diff(before, snapshot(policy, POLICY_FIELDS)):
-        policy.save()
+    """Sets the given POLICY_FIELDS (fifteen of them, hence keywords by name); any other name is a TypeError."""
+    if unknown := set(fields) - set(POLICY_FIELDS):
+        raise TypeError(f"not a policy field: {', '.join(sorted(unknown))}")
+    if changes := save_changes(policy, fields):
         record(actor, "updated", "DNS policy", policy.domain.name, domain=policy.domain, changes=changes)
         mark_dirty()  # the MTA-STS policy file is exported
     return policy

@@ -7,6 +7,7 @@ the raw seed: it silently ignores an Ed25519 PEM and sends mail unsigned.
 """
 
 import base64
+import re
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -14,6 +15,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+# A selector is one lowercase DNS label; its record is <selector>._domainkey.<domain>.
+SELECTOR = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def record_name(selector: str, domain: str) -> str:
+    return f"{selector}._domainkey.{domain}"
+
 
 RSA = "rsa"
 ED25519 = "ed25519"

@@ -1,9 +1,13 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.utils import timezone
 
 from core.addresses import display_domain
 from core.search import prefix_filter
+from domains import dkim
 
 
 class DomainQuerySet(models.QuerySet):
@@ -77,6 +81,8 @@ class DkimKey(models.Model):
     STATES = [(PENDING, "pending"), (ACTIVE, "active"), (RETIRED, "retired"), (REMOVED, "removed")]
     # A retired key stays published this long, so mail signed before the switch still verifies.
     GRACE_DAYS = 7
+    # An active key older than this is due for rotation.
+    ROTATE_AFTER = timedelta(days=365)
 
     domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="dkim_keys")
     selector = models.CharField(max_length=63)
@@ -95,7 +101,20 @@ class DkimKey(models.Model):
         constraints = [models.UniqueConstraint(fields=["domain", "selector"], name="dkim_unique_selector")]
 
     def __str__(self) -> str:
-        return f"{self.selector}._domainkey.{self.domain.name} ({self.algorithm}, {self.state})"
+        return f"{self.record_name} ({self.algorithm}, {self.state})"
+
+    @property
+    def due_for_rotation(self) -> bool:
+        return self.state == self.ACTIVE and (self.activated_at or self.created_at) < timezone.now() - self.ROTATE_AFTER
+
+    @property
+    def past_grace_period(self) -> bool:
+        """A retired key whose grace period is over: it can be removed from DNS now."""
+        return self.state == self.RETIRED and self.retired_at < timezone.now() - timedelta(days=self.GRACE_DAYS)
+
+    @property
+    def record_name(self) -> str:
+        return dkim.record_name(self.selector, self.domain.name)
 
 
 class DomainPolicy(models.Model):

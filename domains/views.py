@@ -53,7 +53,17 @@ def domain_edit(request: HttpRequest, name: str) -> HttpResponse:
     # action must see the values from before the edit to record what changed.
     form = DomainForm(request.POST or None, instance=copy(domain))
     if request.method == "POST" and form.is_valid():
-        if run_action(form, actions.update_domain, domain, actor=actor_for(request), **form.cleaned_data):
+        data = form.cleaned_data
+        saved = run_action(
+            form,
+            actions.update_domain,
+            domain,
+            actor=actor_for(request),
+            active=data["active"],
+            default_quota_mb=data["default_quota_mb"],
+            alias_of=data["alias_of"],
+        )
+        if saved:
             messages.success(request, f"Saved {domain}.")
             return redirect("domain_detail", name=domain.name)
     return render(request, "domains/domain_form.html", {"form": form, "domain": domain})

@@ -15,6 +15,7 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.mailpasswords import CRYPT_HASH
 from export import helper_client
 from export.dirty import config_state
 from export.host import host_config
@@ -106,7 +107,7 @@ def _record(generation: Generation, wanted: int, answer: dict) -> None:
     prune_staged(keep)
 
 
-_HASH_FIELD = re.compile(rb"(\{CRYPT\}|\s)(\$(?:y|6|5|2b|2y)\$[./0-9A-Za-z$]+)")
+_HASH_FIELD = re.compile(rb"(\{CRYPT\}|\s)(" + CRYPT_HASH.pattern.encode() + rb")")
 
 
 def _fingerprint(secret: bytes) -> str:

@@ -2,8 +2,9 @@
 
 from pytest_django.asserts import assertContains, assertNotContains
 
-from accounts import mailpasswords
+from accounts import actions, mailpasswords
 from accounts.models import Mailbox
+from audit.log import COMMAND_LINE
 from audit.models import AuditEntry
 from tests.conftest import MAIL_PASSWORD, htmx
 
@@ -157,3 +158,21 @@ def test_search_finds_mailboxes_by_the_start_of_their_address(domain_admin_clien
     assertNotContains(response, "bob@example.org")
     assertContains(domain_admin_client.get("/domains/example.org/?mq=alice@example.org"), "alice@example.org")
     assertContains(domain_admin_client.get("/domains/example.org/?mq=zed"), "No mailbox starts with “zed”.")
+
+
+def test_an_admins_edit_does_not_undo_a_password_change_made_meanwhile(mailbox):
+    admins_copy = Mailbox.objects.get(pk=mailbox.pk)  # loaded when the admin opened the form
+    users_copy = Mailbox.objects.get(pk=mailbox.pk)
+    actions.set_mailbox_password(users_copy, "the users new password", actor=COMMAND_LINE)
+    actions.update_mailbox(admins_copy, actor=COMMAND_LINE, quota_mb=4096, display_name="Alice L.")
+    stored = Mailbox.objects.get(pk=mailbox.pk)
+    assert mailpasswords.check_hash("the users new password", stored.password_hash)
+    assert stored.quota_mb == 4096 and stored.display_name == "Alice L."
+
+
+def test_a_toggle_does_not_undo_a_quota_change_made_meanwhile(domain_admin_client, mailbox):
+    stale = Mailbox.objects.get(pk=mailbox.pk)
+    actions.update_mailbox(Mailbox.objects.get(pk=mailbox.pk), actor=COMMAND_LINE, quota_mb=100)
+    actions.update_mailbox(stale, actor=COMMAND_LINE, active=False)
+    stored = Mailbox.objects.get(pk=mailbox.pk)
+    assert stored.quota_mb == 100 and not stored.active
