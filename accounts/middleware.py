@@ -2,7 +2,9 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from accounts.models import Mailbox
 from accounts.sessions import mailbox_from_session
+from core.http import HtmxHttpRequest
 
 
 class MailboxSessionMiddleware:
@@ -14,3 +16,9 @@ class MailboxSessionMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.mailbox = mailbox_from_session(request)
         return self.get_response(request)
+
+
+class MailboxHttpRequest(HtmxHttpRequest):
+    """A request after MailboxSessionMiddleware: `mailbox` is the signed-in mailbox user, or None."""
+
+    mailbox: Mailbox | None

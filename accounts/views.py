@@ -3,7 +3,7 @@ from copy import copy
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import actions, sessions, throttle
 from accounts.access import alias_for, mailbox_for
 from accounts.forms import AdminForm, AliasForm, LoginForm, MailboxForm, SelfServicePasswordForm
+from accounts.middleware import MailboxHttpRequest
 from accounts.models import Alias, Mailbox, User
 from audit.log import actor_for
 from core.access import admin_required, mailbox_required, superadmin_required
@@ -22,11 +23,11 @@ from domains.models import Domain
 DOMAIN_PAGE = "accounts/domain_detail.html"
 
 
-def _client_address(request: HttpRequest) -> str:
+def _client_address(request: MailboxHttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-def _next_url(request: HttpRequest, default: str) -> str:
+def _next_url(request: MailboxHttpRequest, default: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
         return target
@@ -34,7 +35,7 @@ def _next_url(request: HttpRequest, default: str) -> str:
 
 
 @require_http_methods(["GET", "POST"])
-def login_view(request: HttpRequest) -> HttpResponse:
+def login_view(request: MailboxHttpRequest) -> HttpResponse:
     """One sign-in for both: an admin name, or a mailbox address with its mail password."""
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -58,14 +59,14 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def logout_view(request: HttpRequest) -> HttpResponse:
+def logout_view(request: MailboxHttpRequest) -> HttpResponse:
     logout(request)  # flushes the session, mailbox sign-ins included
     return redirect("login")
 
 
 @require_http_methods(["GET", "POST"])
 @mailbox_required
-def account(request: HttpRequest) -> HttpResponse:
+def account(request: MailboxHttpRequest) -> HttpResponse:
     mailbox = request.mailbox
     form = SelfServicePasswordForm(request.POST or None, mailbox=mailbox)
     if request.method == "POST" and form.is_valid():
@@ -78,7 +79,7 @@ def account(request: HttpRequest) -> HttpResponse:
     )
 
 
-def domain_page_context(request: HttpRequest, domain: Domain, **forms) -> dict:
+def domain_page_context(request: MailboxHttpRequest, domain: Domain, **forms) -> dict:
     mailbox_query, alias_query = request.GET.get("mq", ""), request.GET.get("aq", "")
     mailboxes = Mailbox.objects.filter(domain=domain).search(mailbox_query)
     aliases = Alias.objects.filter(domain=domain).search(alias_query)
@@ -95,7 +96,7 @@ def domain_page_context(request: HttpRequest, domain: Domain, **forms) -> dict:
 
 
 @admin_required
-def domain_detail(request: HttpRequest, name: str) -> HttpResponse:
+def domain_detail(request: MailboxHttpRequest, name: str) -> HttpResponse:
     domain = domain_for(request, name)
     template = "accounts/domain_detail.html"
     if request.htmx and request.htmx.target in ("mailbox-results", "alias-results"):
@@ -103,13 +104,13 @@ def domain_detail(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, template, domain_page_context(request, domain))
 
 
-def _domain_section(request: HttpRequest, domain, section: str, **forms) -> HttpResponse:
+def _domain_section(request: MailboxHttpRequest, domain, section: str, **forms) -> HttpResponse:
     return render(request, f"{DOMAIN_PAGE}#{section}", domain_page_context(request, domain, **forms))
 
 
 @require_http_methods(["GET", "POST"])
 @admin_required
-def mailbox_create(request: HttpRequest, name: str) -> HttpResponse:
+def mailbox_create(request: MailboxHttpRequest, name: str) -> HttpResponse:
     domain = domain_for(request, name)
     form = MailboxForm(request.POST or None, domain=domain)
     if request.method == "POST" and form.is_valid():
@@ -137,7 +138,7 @@ def mailbox_create(request: HttpRequest, name: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @admin_required
-def mailbox_edit(request: HttpRequest, name: str, local_part: str) -> HttpResponse:
+def mailbox_edit(request: MailboxHttpRequest, name: str, local_part: str) -> HttpResponse:
     mailbox = mailbox_for(request, name, local_part)
     form = MailboxForm(request.POST or None, instance=copy(mailbox), domain=mailbox.domain)
     if request.method == "POST" and form.is_valid():
@@ -160,7 +161,7 @@ def mailbox_edit(request: HttpRequest, name: str, local_part: str) -> HttpRespon
 
 @require_POST
 @admin_required
-def mailbox_toggle(request: HttpRequest, name: str, local_part: str) -> HttpResponse:
+def mailbox_toggle(request: MailboxHttpRequest, name: str, local_part: str) -> HttpResponse:
     mailbox = mailbox_for(request, name, local_part)
     actions.update_mailbox(mailbox, actor=actor_for(request), active=not mailbox.active)
     if request.htmx:
@@ -171,7 +172,7 @@ def mailbox_toggle(request: HttpRequest, name: str, local_part: str) -> HttpResp
 
 @require_http_methods(["GET", "POST"])
 @admin_required
-def mailbox_delete(request: HttpRequest, name: str, local_part: str) -> HttpResponse:
+def mailbox_delete(request: MailboxHttpRequest, name: str, local_part: str) -> HttpResponse:
     mailbox = mailbox_for(request, name, local_part)
     if request.method == "POST":
         actions.delete_mailbox(mailbox, actor=actor_for(request))
@@ -186,7 +187,7 @@ def mailbox_delete(request: HttpRequest, name: str, local_part: str) -> HttpResp
 
 @require_http_methods(["GET", "POST"])
 @admin_required
-def alias_create(request: HttpRequest, name: str) -> HttpResponse:
+def alias_create(request: MailboxHttpRequest, name: str) -> HttpResponse:
     domain = domain_for(request, name)
     form = AliasForm(request.POST or None, domain=domain)
     if request.method == "POST" and form.is_valid():
@@ -212,7 +213,7 @@ def alias_create(request: HttpRequest, name: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @admin_required
-def alias_edit(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
+def alias_edit(request: MailboxHttpRequest, name: str, alias_id: int) -> HttpResponse:
     alias = alias_for(request, name, alias_id)
     form = AliasForm(request.POST or None, instance=copy(alias), domain=alias.domain)
     if request.method == "POST" and form.is_valid():
@@ -228,7 +229,7 @@ def alias_edit(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @admin_required
-def alias_delete(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
+def alias_delete(request: MailboxHttpRequest, name: str, alias_id: int) -> HttpResponse:
     alias = alias_for(request, name, alias_id)
     if request.method == "POST":
         actions.delete_alias(alias, actor=actor_for(request))
@@ -240,13 +241,13 @@ def alias_delete(request: HttpRequest, name: str, alias_id: int) -> HttpResponse
 
 
 @superadmin_required
-def admin_list(request: HttpRequest) -> HttpResponse:
+def admin_list(request: MailboxHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     admins = prefix_filter(User.objects.order_by("username"), "username", query).prefetch_related("domains")
     return render(request, "accounts/admin_list.html", {"page": paginate(request, admins), "q": query})
 
 
-def _save_admin(request: HttpRequest, form: AdminForm, admin: User | None) -> User | None:
+def _save_admin(request: MailboxHttpRequest, form: AdminForm, admin: User | None) -> User | None:
     data, actor = form.cleaned_data, actor_for(request)
     domains = list(data["domains"])
     if admin is None:
@@ -277,7 +278,7 @@ def _save_admin(request: HttpRequest, form: AdminForm, admin: User | None) -> Us
 
 @require_http_methods(["GET", "POST"])
 @superadmin_required
-def admin_form(request: HttpRequest, admin_id: int | None = None) -> HttpResponse:
+def admin_form(request: MailboxHttpRequest, admin_id: int | None = None) -> HttpResponse:
     admin = get_object_or_404(User, pk=admin_id) if admin_id else None
     form = AdminForm(request.POST or None, admin=admin)
     if request.method == "POST" and form.is_valid() and (saved := _save_admin(request, form, admin)):

@@ -7,13 +7,11 @@ unprivileged against a sandbox root, over its socket: copy with fsync, switch). 
     .venv/bin/python bench/export.py [N ...]      (default: 10000 100000)
 """
 
-import json
 import statistics
-import subprocess
 import sys
 import time
 
-from _setup import ROOT, VAR, fresh_database
+from _setup import VAR, fresh_database
 from django.test import override_settings
 
 from accounts.management.commands.loaddemo import load_demo
@@ -23,6 +21,7 @@ from export.host import host_config
 from export.render import render
 from export.snapshot import take_snapshot
 from export.stage import stage
+from tests.helpers import helper_process, sandbox_config
 
 RUNS = 5
 
@@ -30,19 +29,11 @@ RUNS = 5
 def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [10_000, 100_000]
     root, staging, sock = VAR / "export-root", VAR / "staging", VAR / "helper.sock"
-    config = VAR / "helper.json"
-    config.write_text(
-        json.dumps({"root": str(root), "staging": str(staging), "socket": str(sock), "privileged": False})
-    )
-    helper = subprocess.Popen(
-        [sys.executable, str(ROOT / "helper/helper.py"), "--config", str(config)], stdout=subprocess.DEVNULL
-    )
-    while not sock.exists():
-        time.sleep(0.02)
     print(
         f"\n  {'apply (reloads excluded)':34} {'snapshot':>9} {'render':>8} {'stage':>8} {'install':>8} {'total s':>8} {'MB':>6}"
     )
-    try:
+    config = sandbox_config(root, staging, sock)
+    with helper_process(config, VAR / "helper.json"):
         with override_settings(EXPORT_ROOT=root, STAGING_DIR=staging, HELPER_SOCKET=sock):
             number = 0
             for n in sizes:
@@ -70,8 +61,6 @@ def main() -> None:
                     + " ".join(f"{v:8.3f}" for v in median[:4])
                     + f" {median[4]:8.3f} {size:6.1f}"
                 )
-    finally:
-        helper.terminate()
     print(f"  (median of {RUNS} runs, seconds; install = the helper's copy, fsync and switch)")
 
 

@@ -2,12 +2,15 @@ from copy import copy
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from audit.log import actor_for
 from core.access import admin_required
+from core.http import HtmxHttpRequest
 from core.views import run_action
 from dnsrecords.checks import check_all, check_with_both
 from dnsrecords.data import domain_dns, mail_host_dns, policy_for, records_for
@@ -53,14 +56,14 @@ def _context(domain: Domain, **extra) -> dict:
 
 
 @admin_required
-def dns_page(request: HttpRequest, name: str) -> HttpResponse:
+def dns_page(request: HtmxHttpRequest, name: str) -> HttpResponse:
     domain = domain_for(request, name)
     return render(request, PAGE, _context(domain))
 
 
 @require_POST
 @admin_required
-def dns_check(request: HttpRequest, name: str) -> HttpResponse:
+def dns_check(request: HtmxHttpRequest, name: str) -> HttpResponse:
     """With htmx, each row then asks for its own check and fills in as its answer arrives."""
     domain = domain_for(request, name)
     if request.htmx:
@@ -74,7 +77,7 @@ def dns_check(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @admin_required
-def dns_check_one(request: HttpRequest, name: str, index: int) -> HttpResponse:
+def dns_check_one(request: HtmxHttpRequest, name: str, index: int) -> HttpResponse:
     domain = domain_for(request, name)
     records = records_for(domain)
     if not 0 <= index < len(records):
@@ -93,20 +96,20 @@ def _zone_response(text: str, filename: str) -> HttpResponse:
 
 
 @admin_required
-def dns_zone(request: HttpRequest, name: str) -> HttpResponse:
+def dns_zone(request: HtmxHttpRequest, name: str) -> HttpResponse:
     domain = domain_for(request, name)
     return _zone_response(zone_text(domain.name, records_for(domain)), f"{domain.name}.zone")
 
 
 @admin_required
-def dns_zone_all(request: HttpRequest) -> HttpResponse:
+def dns_zone_all(request: HtmxHttpRequest) -> HttpResponse:
     domains = Domain.objects.managed_by(request.user).filter(active=True, alias_of=None)
     return _zone_response("\n".join(zone_text(d.name, records_for(d)) for d in domains), "mailadmin-domains.zone")
 
 
 @require_http_methods(["GET", "POST"])
 @admin_required
-def policy_edit(request: HttpRequest, name: str) -> HttpResponse:
+def policy_edit(request: HtmxHttpRequest, name: str) -> HttpResponse:
     domain = domain_for(request, name)
     policy = policy_for(domain)
     form = PolicyForm(request.POST or None, instance=copy(policy))
@@ -119,7 +122,7 @@ def policy_edit(request: HttpRequest, name: str) -> HttpResponse:
 
 @require_POST
 @admin_required
-def dkim_create(request: HttpRequest, name: str) -> HttpResponse:
+def dkim_create(request: HtmxHttpRequest, name: str) -> HttpResponse:
     domain = domain_for(request, name)
     form = DkimKeyForm(request.POST)
     if form.is_valid() and (
@@ -140,7 +143,7 @@ def dkim_create(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, PAGE, _context(domain, key_form=form), status=200)
 
 
-def _key(request: HttpRequest, name: str, key_id: int) -> DkimKey:
+def _key(request: HtmxHttpRequest, name: str, key_id: int) -> DkimKey:
     domain = domain_for(request, name)
     key = get_object_or_404(DkimKey, domain=domain, pk=key_id)
     key.domain = domain
@@ -149,7 +152,7 @@ def _key(request: HttpRequest, name: str, key_id: int) -> DkimKey:
 
 @require_POST
 @admin_required
-def dkim_activate(request: HttpRequest, name: str, key_id: int) -> HttpResponse:
+def dkim_activate(request: HtmxHttpRequest, name: str, key_id: int) -> HttpResponse:
     key = _key(request, name, key_id)
     try:
         actions.activate_dkim_key(key, actor=actor_for(request))
@@ -163,10 +166,12 @@ def dkim_activate(request: HttpRequest, name: str, key_id: int) -> HttpResponse:
     return redirect("dns_page", name=name)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @admin_required
-def dkim_remove(request: HttpRequest, name: str, key_id: int) -> HttpResponse:
+def dkim_remove(request: HtmxHttpRequest, name: str, key_id: int) -> HttpResponse:
     key = _key(request, name, key_id)
+    if request.method == "GET":
+        return render(request, "dnsrecords/dkim_confirm_remove.html", {"key": key, "domain": key.domain})
     try:
         kept = actions.remove_dkim_key(key, actor=actor_for(request))
     except ValidationError as e:
@@ -179,10 +184,12 @@ def dkim_remove(request: HttpRequest, name: str, key_id: int) -> HttpResponse:
             )
         else:
             messages.success(request, f"Forgot the key {key.selector}.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("dns_page", args=[name]))
     return redirect("dns_page", name=name)
 
 
-def mta_sts_txt(request: HttpRequest) -> HttpResponse:
+def mta_sts_txt(request: HtmxHttpRequest) -> HttpResponse:
     """The MTA-STS policy, for https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461)."""
     host = request.get_host().split(":")[0].lower()
     if not host.startswith("mta-sts."):

@@ -2,12 +2,13 @@ from copy import copy
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from audit.log import actor_for
 from core.access import admin_required, superadmin_required
+from core.http import HtmxHttpRequest
 from core.views import paginate, run_action
 from domains import actions
 from domains.access import domain_for
@@ -15,14 +16,14 @@ from domains.forms import DomainForm
 from domains.models import Domain
 
 
-def dashboard_context(request: HttpRequest, form: DomainForm | None = None) -> dict:
+def dashboard_context(request: HtmxHttpRequest, form: DomainForm | None = None) -> dict:
     query = request.GET.get("q", "")
     domains = Domain.objects.managed_by(request.user).search(query).select_related("alias_of").with_address_counts()
     return {"page": paginate(request, domains), "q": query, "form": form or DomainForm()}
 
 
 @admin_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     template = "domains/dashboard.html"
     if request.htmx and request.htmx.target == "domain-results":
         template += "#domain-results"
@@ -31,7 +32,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @superadmin_required
-def domain_create(request: HttpRequest) -> HttpResponse:
+def domain_create(request: HtmxHttpRequest) -> HttpResponse:
     form = DomainForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         domain = run_action(form, actions.create_domain, actor=actor_for(request), **form.cleaned_data)
@@ -47,7 +48,7 @@ def domain_create(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @superadmin_required
-def domain_edit(request: HttpRequest, name: str) -> HttpResponse:
+def domain_edit(request: HtmxHttpRequest, name: str) -> HttpResponse:
     domain = domain_for(request, name)
     # The form gets a copy: a ModelForm writes into its instance while validating, and the
     # action must see the values from before the edit to record what changed.
@@ -71,7 +72,7 @@ def domain_edit(request: HttpRequest, name: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @superadmin_required
-def domain_delete(request: HttpRequest, name: str) -> HttpResponse:
+def domain_delete(request: HtmxHttpRequest, name: str) -> HttpResponse:
     domain = domain_for(request, name)
     error = None
     if request.method == "POST":

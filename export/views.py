@@ -1,10 +1,11 @@
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from audit.log import actor_for
 from core.access import superadmin_required
+from core.http import HtmxHttpRequest
 from export.apply import apply_pending, preview
 from export.dirty import config_state
 from export.models import Generation
@@ -12,7 +13,7 @@ from export.render import RenderError
 
 
 @superadmin_required
-def config_status(request: HttpRequest) -> HttpResponse:
+def config_status(request: HtmxHttpRequest) -> HttpResponse:
     try:
         diffs, preview_error = preview(), ""
     except RenderError as e:
@@ -28,7 +29,7 @@ def config_status(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @superadmin_required
-def config_apply(request: HttpRequest) -> HttpResponse:
+def config_apply(request: HtmxHttpRequest) -> HttpResponse:
     generation = apply_pending(force=True, requested_by=actor_for(request).name)
     if generation is None:
         messages.error(request, "Another apply is running; it will include your changes.")

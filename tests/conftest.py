@@ -8,13 +8,14 @@ from accounts.models import Mailbox, User
 from audit.log import COMMAND_LINE
 from domains.actions import create_domain
 from domains.models import Domain
-
-PASSWORD = "correct horse battery staple"
-MAIL_PASSWORD = "mail password 4 alice"
+from tests.helpers import MAIL_PASSWORD, PASSWORD, client_for, helper_process, mailbox_client, sandbox_config
 
 
 @pytest.fixture(autouse=True)
 def _test_defaults(settings) -> None:
+    # Admin passwords hash with Argon2 in production (~90 ms each); tests that do not test hashing
+    # use a fast hasher. test_login.py checks the production hasher.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.LOGIN_FAILURES_PER_ACCOUNT = 5
     settings.LOGIN_FAILURES_PER_CLIENT = 20
     # No DNS query may leave the machine: checks go to a loopback port where nothing listens,
@@ -57,19 +58,6 @@ def mailbox(domain) -> Mailbox:
     return actions.create_mailbox(domain, "alice", MAIL_PASSWORD, actor=COMMAND_LINE, display_name="Alice Liddell")
 
 
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def mailbox_client(address: str, password: str = MAIL_PASSWORD) -> Client:
-    client = Client()
-    response = client.post("/login/", {"username": address, "password": password})
-    assert response.status_code == 302 and response["Location"] == "/account/", response.content
-    return client
-
-
 @pytest.fixture
 def superadmin_client(superadmin) -> Client:
     return client_for(superadmin)
@@ -90,8 +78,12 @@ def mailbox_user_client(mailbox) -> Client:
     return mailbox_client("alice@example.org")
 
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def htmx(target: str | None = None) -> dict:
-    return HTMX | ({"HTTP_HX_TARGET": target} if target else {})
+@pytest.fixture
+def sandbox_helper(tmp_path, settings):
+    """The real helper, unprivileged, against a sandbox root (as in development); yields the root."""
+    settings.EXPORT_ROOT = tmp_path / "root"
+    settings.STAGING_DIR = tmp_path / "staging"
+    settings.HELPER_SOCKET = tmp_path / "helper.sock"
+    config = sandbox_config(settings.EXPORT_ROOT, settings.STAGING_DIR, settings.HELPER_SOCKET)
+    with helper_process(config, tmp_path / "helper.json"):
+        yield settings.EXPORT_ROOT

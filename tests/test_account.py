@@ -5,7 +5,7 @@ from pytest_django.asserts import assertContains
 
 from accounts import mailpasswords
 from audit.models import AuditEntry
-from tests.conftest import MAIL_PASSWORD, mailbox_client
+from tests.helpers import MAIL_PASSWORD, mailbox_client
 
 NEW = "a much better password"
 

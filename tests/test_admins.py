@@ -13,7 +13,7 @@ def test_a_superadmin_adds_a_domain_admin_who_then_manages_only_that_domain(supe
     assert response.status_code == 302
     dana = User.objects.get(username="dana")
     assert not dana.is_superuser and list(dana.domains.all()) == [domain]
-    from tests.conftest import client_for
+    from tests.helpers import client_for
 
     client = client_for(dana)
     assert client.get("/domains/example.org/").status_code == 200

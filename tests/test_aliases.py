@@ -3,7 +3,7 @@
 from pytest_django.asserts import assertContains
 
 from accounts.models import Alias
-from tests.conftest import htmx
+from tests.helpers import htmx
 
 
 def test_it_creates_an_alias_with_several_destinations(domain_admin_client, domain, mailbox):

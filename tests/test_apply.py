@@ -1,10 +1,6 @@
 """Every committed change marks the configuration dirty; applies run one at a time, cover every
 change made before them, and show their outcome in the panel."""
 
-import json
-import subprocess
-import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,51 +14,25 @@ from export.apply import apply_pending
 from export.dirty import config_state
 from export.models import ConfigState, Generation
 
-HELPER = Path(__file__).resolve().parents[1] / "helper/helper.py"
-
-
-@pytest.fixture
-def helper(tmp_path, settings):
-    """The real helper, unprivileged, against a sandbox root (as in development)."""
-    settings.EXPORT_ROOT = tmp_path / "root"
-    settings.STAGING_DIR = tmp_path / "staging"
-    settings.HELPER_SOCKET = tmp_path / "helper.sock"
-    config = tmp_path / "helper.json"
-    config.write_text(
-        json.dumps(
-            {
-                "root": str(settings.EXPORT_ROOT),
-                "staging": str(settings.STAGING_DIR),
-                "socket": str(settings.HELPER_SOCKET),
-                "privileged": False,
-            }
-        )
-    )
-    process = subprocess.Popen([sys.executable, str(HELPER), "--config", str(config)], stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not settings.HELPER_SOCKET.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield settings.EXPORT_ROOT
-    process.terminate()
-    process.wait()
-
 
 def users_file(root: Path) -> str:
     return (root / "etc/dovecot/users").read_text()
 
 
-def test_a_change_is_applied_once_and_then_there_is_nothing_to_do(helper, domain, django_capture_on_commit_callbacks):
+def test_a_change_is_applied_once_and_then_there_is_nothing_to_do(
+    sandbox_helper, domain, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         actions.create_mailbox(domain, "alice", "alice mail password", actor=COMMAND_LINE)
     assert config_state().pending == 1
     generation = apply_pending()
     assert generation.ok, generation.error
-    assert "alice@example.org:{CRYPT}$y$" in users_file(helper)
+    assert "alice@example.org:{CRYPT}$y$" in users_file(sandbox_helper)
     assert config_state().pending == 0
     assert apply_pending() is None
 
 
-def test_ten_quick_edits_are_covered_by_one_apply(helper, domain, django_capture_on_commit_callbacks):
+def test_ten_quick_edits_are_covered_by_one_apply(sandbox_helper, domain, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         for n in range(10):
             actions.create_mailbox(domain, f"user{n}", "a mail password 1", actor=COMMAND_LINE)
@@ -70,7 +40,7 @@ def test_ten_quick_edits_are_covered_by_one_apply(helper, domain, django_capture
     assert apply_pending().ok
     assert apply_pending() is None
     assert Generation.objects.count() == 1
-    assert users_file(helper).count("@example.org:") == 10
+    assert users_file(sandbox_helper).count("@example.org:") == 10
 
 
 def test_a_rolled_back_change_marks_nothing(db, domain):
@@ -84,7 +54,7 @@ def test_a_rolled_back_change_marks_nothing(db, domain):
     assert config_state().wanted == state_before
 
 
-def test_applies_take_turns(helper, domain):
+def test_applies_take_turns(sandbox_helper, domain):
     ConfigState.objects.update_or_create(pk=1, defaults={"wanted": 5, "running_since": timezone.now()})
     assert apply_pending() is None  # someone else is applying; their run covers this change
     ConfigState.objects.filter(pk=1).update(running_since=timezone.now() - timedelta(hours=1))
@@ -102,7 +72,7 @@ def test_a_helper_that_does_not_answer_is_reported_and_not_hammered(db, settings
     assert apply_pending() is not None  # a new change is tried at once
 
 
-def test_the_status_line_shows_the_outcome(superadmin_client, helper, domain, mailbox):
+def test_the_status_line_shows_the_outcome(superadmin_client, sandbox_helper, domain, mailbox):
     number = apply_pending(force=True).pk
     assertContains(superadmin_client.get("/"), f"Applied generation {number} at")
     actions.update_mailbox(mailbox, actor=COMMAND_LINE, display_name="changed")
@@ -110,7 +80,7 @@ def test_the_status_line_shows_the_outcome(superadmin_client, helper, domain, ma
     assertContains(superadmin_client.get("/"), f"1 change waiting to be applied; generation {number} is live.")
 
 
-def test_the_config_page_previews_the_next_apply_without_secrets(superadmin_client, helper, domain, mailbox):
+def test_the_config_page_previews_the_next_apply_without_secrets(superadmin_client, sandbox_helper, domain, mailbox):
     first = apply_pending(force=True).pk
     actions.create_mailbox(domain, "bob", "bob mail password", actor=COMMAND_LINE)
     page = superadmin_client.get("/config/")
@@ -120,7 +90,7 @@ def test_the_config_page_previews_the_next_apply_without_secrets(superadmin_clie
     response = superadmin_client.post("/config/apply/", follow=True)
     assertContains(response, f"Applied generation {first + 1}.")
     assertContains(response, "Nothing: the installed files match the database.")
-    assert "bob@example.org" in users_file(helper)
+    assert "bob@example.org" in users_file(sandbox_helper)
 
 
 def test_a_failed_apply_is_shown_with_its_reason(superadmin_client, db, settings, tmp_path, domain):

@@ -5,7 +5,7 @@ import json
 from pytest_django.asserts import assertContains, assertNotContains
 
 from audit.models import AuditEntry
-from tests.conftest import MAIL_PASSWORD
+from tests.helpers import MAIL_PASSWORD
 
 
 def test_every_change_is_recorded_with_who_and_what(domain_admin_client, domain):

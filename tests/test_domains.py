@@ -4,7 +4,7 @@ from pytest_django.asserts import assertContains
 
 from audit.models import AuditEntry
 from domains.models import Domain
-from tests.conftest import htmx
+from tests.helpers import htmx
 
 
 def test_it_adds_an_internationalised_domain_and_shows_its_unicode_name(superadmin_client):

@@ -7,7 +7,6 @@ import random
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -19,9 +18,9 @@ from export.host import HostConfig
 from export.render import render
 from export.snapshot import MailboxRow, Snapshot
 from helper.helper import Helper, Refused
+from tests.helpers import helper_process
 
 HASH = "$y$j9T$FOqg79T.1aaakbQPXOu.H1$56Z60oKeb7Ivn04HUPUTrtofaOGgpVTQ8PqcEchW8FC"
-HELPER = Path(__file__).resolve().parents[1] / "helper/helper.py"
 
 
 def files_for(root: Path, mailboxes: int = 3, quota: int = 0) -> dict[str, bytes]:
@@ -243,15 +242,8 @@ def running_helper(sandbox):
     socket_dir = Path(tempfile.mkdtemp(prefix="helper-test-"))
     socket_dir.chmod(0o755)  # reachable by another user, for the credential test
     config["socket"] = str(socket_dir / "helper.sock")
-    path = Path(config["socket"]).parent / "helper.json"
-    path.write_text(json.dumps(config))
-    process = subprocess.Popen([sys.executable, str(HELPER), "--config", str(path)], stdout=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while not Path(config["socket"]).exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield root, staging, config
-    process.terminate()
-    process.wait()
+    with helper_process(config, socket_dir / "helper.json", stdout=subprocess.PIPE):
+        yield root, staging, config
     shutil.rmtree(socket_dir, ignore_errors=True)
 
 

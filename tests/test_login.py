@@ -2,8 +2,11 @@
 
 from django.test import Client
 
+from accounts import actions
 from accounts.models import User
-from tests.conftest import MAIL_PASSWORD, PASSWORD
+from audit.log import COMMAND_LINE
+from mailadmin import settings as production_settings
+from tests.helpers import MAIL_PASSWORD, PASSWORD
 
 
 def sign_in(username: str, password: str, client: Client | None = None, address: str = "127.0.0.1"):
@@ -15,7 +18,9 @@ def test_an_admin_signs_in_with_name_and_password_and_lands_on_the_dashboard(sup
     assert response.status_code == 302 and response["Location"] == "/"
 
 
-def test_admin_passwords_are_stored_with_argon2(superadmin):
+def test_admin_passwords_are_stored_with_argon2(db, settings):
+    settings.PASSWORD_HASHERS = production_settings.PASSWORD_HASHERS  # tests/conftest.py swaps in a fast one
+    actions.create_admin("root", PASSWORD, actor=COMMAND_LINE, superadmin=True)
     assert User.objects.get(username="root").password.startswith("argon2$argon2id$")
 
 

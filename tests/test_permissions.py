@@ -6,7 +6,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts import actions
 from audit.log import COMMAND_LINE
-from tests.conftest import client_for, mailbox_client
+from tests.helpers import client_for, mailbox_client
 
 ROLES = ["anonymous", "mailbox_user", "other_domain_admin", "domain_admin", "superadmin"]
 LOGIN = "login"  # a redirect to the login page

@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.management.commands.loaddemo import load_demo
 from domains.models import Domain
-from tests.conftest import htmx
+from tests.helpers import htmx
 
 PAGES = ["/", "/?q=demo00", "/domains/demo000.example/", "/domains/demo000.example/?mpage=2&mq=user", "/audit/"]
 

@@ -234,7 +234,7 @@ class Lab:
         if name == "helper":
             return [
                 sys.executable,
-                str(HERE.parents[2] / "helper/helper.py"),
+                str(HERE.parents[2] / "helper/helper.py"),  # this file also runs alone, as a wrapper script
                 "--config",
                 str(self.dir / "helper.json"),
             ]

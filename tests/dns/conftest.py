@@ -1,6 +1,6 @@
 import pytest
 
-from tests.conftest import client_for
+from tests.helpers import client_for
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from dnsrecords.zonefile import zone_text
 from domains import actions
 from domains import dkim as panel_dkim
 from domains.models import DkimKey
-from tests.conftest import client_for
 from tests.dns.nameserver import Nameserver, free_port
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.dns
 
