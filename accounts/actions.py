@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import mailpasswords
+from accounts.aliasrules import check_alias
 from accounts.models import Alias, Mailbox, User
 from audit.log import Actor, diff, record, snapshot
 from core.addresses import normalize_address, normalize_local_part
@@ -98,8 +99,43 @@ def set_mailbox_password(mailbox: Mailbox, password: str, *, actor: Actor) -> Ma
     return mailbox
 
 
+def spellings(domain: Domain, local_part: str) -> set[str]:
+    """The address and its twins at the domain's alias domains: every way an alias can name it."""
+    names = [domain.name, *domain.alias_domains.values_list("name", flat=True)]
+    return {f"{local_part}@{name}" for name in names}
+
+
+def aliases_delivering_to(addresses: set[str]) -> list[Alias]:
+    """Aliases that name any of these addresses (read in Python: SQLite cannot search JSON lists)."""
+    rows = Alias.objects.select_related("domain").only("pk", "local_part", "destinations", "domain__name")
+    return [alias for alias in rows if addresses.intersection(alias.destinations)]
+
+
+def _drop_destinations(addresses: set[str], *, actor: Actor, deleting: set[int]) -> None:
+    """An address that stops existing leaves the aliases that named it; an alias left with
+    no destination goes too (each change audited), so no alias points into nothing.
+    `deleting` holds the aliases already on their way out (a loop would come back to them)."""
+    for alias in aliases_delivering_to(addresses):
+        if alias.pk in deleting:
+            continue
+        kept = [d for d in alias.destinations if d not in addresses]
+        if kept:
+            changes = save_changes(alias, {"destinations": kept})
+            record(
+                actor,
+                "updated",
+                "alias",
+                _alias_name(alias.domain, alias.local_part),
+                domain=alias.domain,
+                changes=changes,
+            )
+        else:
+            delete_alias(alias, actor=actor, _deleting=deleting)
+
+
 @transaction.atomic
 def delete_mailbox(mailbox: Mailbox, *, actor: Actor) -> None:
+    _drop_destinations(spellings(mailbox.domain, mailbox.local_part), actor=actor, deleting=set())
     record(
         actor,
         "deleted",
@@ -137,6 +173,8 @@ def create_alias(
     local_part = normalize_local_part(local_part) if local_part else ""
     destinations = clean_destinations(domain, local_part, destinations)
     check_address_free(domain, local_part)
+    if active:
+        check_alias(domain, local_part, destinations)
     alias = Alias.objects.create(domain=domain, local_part=local_part, destinations=destinations, active=active)
     record(
         actor,
@@ -156,6 +194,8 @@ def update_alias(
 ) -> Alias:
     if destinations is not None:
         destinations = clean_destinations(alias.domain, alias.local_part, destinations)
+    if active if active is not None else alias.active:
+        check_alias(alias.domain, alias.local_part, destinations or alias.destinations, alias=alias)
     changes = save_changes(alias, _given(destinations=destinations, active=active))
     if changes:
         record(
@@ -166,7 +206,10 @@ def update_alias(
 
 
 @transaction.atomic
-def delete_alias(alias: Alias, *, actor: Actor) -> None:
+def delete_alias(alias: Alias, *, actor: Actor, _deleting: set[int] | None = None) -> None:
+    if alias.local_part:
+        deleting = (_deleting or set()) | {alias.pk}
+        _drop_destinations(spellings(alias.domain, alias.local_part), actor=actor, deleting=deleting)
     record(
         actor,
         "deleted",

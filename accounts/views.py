@@ -216,9 +216,18 @@ def alias_create(request: MailboxHttpRequest, name: str) -> HttpResponse:
 def alias_edit(request: MailboxHttpRequest, name: str, alias_id: int) -> HttpResponse:
     alias = alias_for(request, name, alias_id)
     form = AliasForm(request.POST or None, instance=copy(alias), domain=alias.domain)
+    saved = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        actions.update_alias(alias, actor=actor_for(request), destinations=data["destinations"], active=data["active"])
+        saved = run_action(
+            form,
+            actions.update_alias,
+            alias,
+            actor=actor_for(request),
+            destinations=data["destinations"],
+            active=data["active"],
+        )
+    if saved:
         if request.htmx:
             return render(request, f"{DOMAIN_PAGE}#alias-row", {"alias": alias, "domain": alias.domain, "saved": True})
         messages.success(request, f"Saved the alias {alias}.")

@@ -3,16 +3,23 @@
 Actions call export.dirty.mark_dirty() inside their transaction; the bump lands when it commits. The apply
 worker (manage.py applyworker) calls apply_pending() in a loop, so ten quick edits are
 covered by one or two applies. Tests and the "Apply now" button call it directly.
+
+Rows the renderer refuses are left out and recorded on the generation (Generation.problems);
+the rest of the host applies (DESIGN decision 10).
 """
 
 import difflib
+import fcntl
 import gc
 import hashlib
+import logging
+import os
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from django.db.models import Q
+from django.db import connection
 from django.utils import timezone
 
 from accounts.mailpasswords import CRYPT_HASH
@@ -20,12 +27,13 @@ from export import helper_client
 from export.dirty import config_state
 from export.host import host_config
 from export.models import ConfigState, Generation
-from export.render import RenderError, render
+from export.render import RenderError, render_vetted, vet
 from export.snapshot import take_snapshot
 from export.stage import prune_staged, read_staged, stage
 
-STALE_CLAIM = timedelta(minutes=10)
 RETRY_FAILED_AFTER = timedelta(minutes=1)
+APPLY_LOCK_KEY = 0x6D61696C61646D  # "mailadm": the PostgreSQL advisory lock that serializes applies
+logger = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -50,43 +58,84 @@ def _due(state: ConfigState) -> bool:
     return state.last_finished_at is None or timezone.now() - state.last_finished_at > RETRY_FAILED_AFTER
 
 
-def _claim() -> bool:
-    now = timezone.now()
-    config_state()
-    free = Q(running_since__isnull=True) | Q(running_since__lt=now - STALE_CLAIM)
-    return ConfigState.objects.filter(free, pk=1).update(running_since=now) == 1
+@contextmanager
+def apply_lock() -> Iterator[bool]:
+    """Yields whether this process holds the one apply lock. The lock dies with its holder: on
+    PostgreSQL a session advisory lock, which the server drops with the connection; on SQLite
+    an flock() on a file beside the database, which the kernel drops with the process. So a
+    worker killed mid-apply (a crash, the OOM killer, a restart) never stalls the next one."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [APPLY_LOCK_KEY])
+            held = cursor.fetchone()[0]
+        try:
+            yield held
+        finally:
+            if held:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [APPLY_LOCK_KEY])
+        return
+    fd = os.open(f"{connection.settings_dict['NAME']}.apply-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+        else:
+            yield True
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def apply_pending(*, force: bool = False, requested_by: str = "automatic") -> Generation | None:
     """Apply the database if it changed since the last successful apply (or always, with force).
 
     Returns the Generation it made, or None when there was nothing to do or another apply held
-    the claim (that one, or the worker's next turn, covers this change).
+    the lock (that one, or the worker's next turn, covers this change). Whatever goes wrong
+    inside an apply is recorded on its generation; it never escapes to stop the worker.
     """
     state = config_state()
     if not force and not _due(state):
         return None
-    if not _claim():
-        return None
-    try:
-        wanted = ConfigState.objects.values_list("wanted", flat=True).get(pk=1)
-        generation = Generation.objects.create(covers=wanted, requested_by=requested_by)
+    with apply_lock() as held:
+        if not held:
+            return None
+        # Holding the lock, no other apply runs: a generation still open was cut off by a kill.
+        Generation.objects.filter(ok=None).update(
+            ok=False, finished_at=timezone.now(), error="interrupted: the apply stopped before it finished"
+        )
+        ConfigState.objects.filter(pk=1).update(running_since=timezone.now())
         try:
-            with gc_paused():
-                files = render(take_snapshot(), host_config())
-            stage(generation.pk, files)
-            answer = helper_client.call({"op": "apply", "generation": generation.pk})
-        except (RenderError, helper_client.HelperError, OSError) as e:
-            answer = {"ok": False, "error": str(e)}
-        _record(generation, wanted, answer)
-        return generation
-    finally:
-        ConfigState.objects.filter(pk=1).update(running_since=None)
+            return _apply(requested_by)
+        finally:
+            ConfigState.objects.filter(pk=1).update(running_since=None)
 
 
-def _record(generation: Generation, wanted: int, answer: dict) -> None:
+def _apply(requested_by: str) -> Generation:
+    wanted = ConfigState.objects.values_list("wanted", flat=True).get(pk=1)
+    generation = Generation.objects.create(covers=wanted, requested_by=requested_by)
+    problems: list[str | dict] = []
+    try:
+        host = host_config()
+        with gc_paused():
+            vetted = vet(take_snapshot(), host)
+            files = render_vetted(vetted, host)
+        problems = [{"domain": p.domain, "row": p.row, "reason": p.reason} for p in vetted.problems]
+        stage(generation.pk, files)
+        answer = helper_client.call({"op": "apply", "generation": generation.pk})
+    except (RenderError, helper_client.HelperError, OSError) as e:
+        answer = {"ok": False, "error": str(e)}
+    except Exception as e:  # a bug must not stop every later apply: record it and carry on
+        logger.exception("apply of generation %s failed", generation.pk)
+        answer = {"ok": False, "error": f"internal error ({type(e).__name__}): {e}"}
+    _record(generation, wanted, answer, problems)
+    return generation
+
+
+def _record(generation: Generation, wanted: int, answer: dict, problems: list) -> None:
     now = timezone.now()
     generation.finished_at = now
+    generation.problems = problems
     generation.ok = bool(answer.get("ok"))
     generation.changed = answer.get("changed", [])
     generation.reloaded = answer.get("reloaded", [])
@@ -101,7 +150,12 @@ def _record(generation: Generation, wanted: int, answer: dict) -> None:
         "last_error": generation.error,
     }
     if generation.ok:
-        fields |= {"applied": wanted, "last_applied_generation": generation.pk, "last_applied_at": now}
+        fields |= {
+            "applied": wanted,
+            "last_applied_generation": generation.pk,
+            "last_applied_at": now,
+            "last_problems": problems,
+        }
     ConfigState.objects.filter(pk=1).update(**fields)
     keep = {generation.pk, config_state().last_applied_generation or 0}
     prune_staged(keep)
@@ -127,7 +181,8 @@ def preview() -> list[tuple[str, list[str]]]:
     """(file, unified diff lines) for each file the next apply would change."""
     state = config_state()
     before = read_staged(state.last_applied_generation) if state.last_applied_generation else {}
-    after = render(take_snapshot(), host_config())
+    host = host_config()
+    after = render_vetted(vet(take_snapshot(), host), host)
     diffs = []
     for rel in sorted(set(before) | set(after)):
         if before.get(rel) == after.get(rel):

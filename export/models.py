@@ -5,7 +5,7 @@ class ConfigState(models.Model):
     """One row: how far the daemons' configuration is behind the database.
 
     Every committed change bumps `wanted`; an apply records the `wanted` it rendered in
-    `applied`. `running_since` is the claim that keeps applies one at a time.
+    `applied`. `running_since` says an apply is under way (apply.apply_lock keeps them one at a time).
     """
 
     wanted = models.PositiveBigIntegerField(default=0)
@@ -18,9 +18,14 @@ class ConfigState(models.Model):
     last_error = models.TextField(blank=True)
     last_applied_generation = models.PositiveBigIntegerField(null=True, blank=True)
     last_applied_at = models.DateTimeField(null=True, blank=True)
+    # The rows the last successful apply left out (its Generation.problems), for every page's status line.
+    last_problems = models.JSONField(default=list)
 
     def __str__(self) -> str:
         return f"wanted {self.wanted}, applied {self.applied}"
+
+    def problems_of(self, domain_name: str) -> list[dict]:
+        return [p for p in self.last_problems if p["domain"] == domain_name]
 
     @property
     def pending(self) -> int:
@@ -38,6 +43,8 @@ class Generation(models.Model):
     changed = models.JSONField(default=list)
     reloaded = models.JSONField(default=list)
     error = models.TextField(blank=True)
+    # Rows left out of this generation: [{"domain", "row", "reason"}]. The rest was applied.
+    problems = models.JSONField(default=list)
     seconds = models.FloatField(null=True, blank=True)
 
     class Meta:

@@ -1,16 +1,16 @@
 """Every committed change marks the configuration dirty; applies run one at a time, cover every
 change made before them, and show their outcome in the panel."""
 
-from datetime import timedelta
+import threading
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
+from django.db import connection
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts import actions
 from audit.log import COMMAND_LINE
-from export.apply import apply_pending
+from export.apply import apply_lock, apply_pending
 from export.dirty import config_state
 from export.models import ConfigState, Generation
 
@@ -55,10 +55,27 @@ def test_a_rolled_back_change_marks_nothing(db, domain):
 
 
 def test_applies_take_turns(sandbox_helper, domain):
-    ConfigState.objects.update_or_create(pk=1, defaults={"wanted": 5, "running_since": timezone.now()})
-    assert apply_pending() is None  # someone else is applying; their run covers this change
-    ConfigState.objects.filter(pk=1).update(running_since=timezone.now() - timedelta(hours=1))
-    assert apply_pending().ok  # a claim left by a dead process is taken over
+    ConfigState.objects.update_or_create(pk=1, defaults={"wanted": 5})
+    holding, release = threading.Event(), threading.Event()
+
+    def another_apply() -> None:  # its own database connection, as another process would have
+        try:
+            with apply_lock() as held:
+                assert held
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=another_apply)
+    other.start()
+    assert holding.wait(10)
+    try:
+        assert apply_pending() is None  # someone else is applying; their run covers this change
+    finally:
+        release.set()
+        other.join()
+    assert apply_pending().ok  # the lock went with its holder
 
 
 def test_a_helper_that_does_not_answer_is_reported_and_not_hammered(db, settings, tmp_path, domain):

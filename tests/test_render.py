@@ -9,7 +9,7 @@ from audit.log import COMMAND_LINE
 from core.addresses import normalize_address, normalize_domain, normalize_local_part
 from domains.actions import create_domain
 from export.host import HostConfig
-from export.render import RenderError, render, sender_addresses
+from export.render import RenderError, render, render_vetted, sender_addresses, vet
 from export.snapshot import AliasRow, DkimKeyRow, MailboxRow, Snapshot, take_snapshot
 
 HASH = "$y$j9T$FOqg79T.1aaakbQPXOu.H1$56Z60oKeb7Ivn04HUPUTrtofaOGgpVTQ8PqcEchW8FC"
@@ -66,7 +66,7 @@ domains = (
 
 
 @st.composite
-def snapshots(draw):
+def snapshots(draw, valid_only: bool = True):
     names = draw(st.lists(domains, min_size=1, max_size=3, unique=True))
     mailboxes = draw(
         st.lists(
@@ -81,10 +81,14 @@ def snapshots(draw):
             lambda keys: [k for k in keys if k not in taken]
         )
     )
+    outside = st.tuples(local_parts, st.just("elsewhere.example")).map(lambda t: f"{t[0]}@{t[1]}")
+    # What the alias form accepts: outside addresses, or mailboxes of ours (aliasrules.check_alias).
+    ours = [f"{lp}@{d}" for lp, d, _ in mailboxes] if valid_only else []
+    anywhere = st.tuples(local_parts, st.sampled_from(names)).map(lambda t: f"{t[0]}@{t[1]}")
     destinations = st.lists(
-        st.tuples(local_parts, st.sampled_from([*names, "elsewhere.example"]))
-        .map(lambda t: f"{t[0]}@{t[1]}")
-        .filter(accepted(normalize_address)),
+        st.one_of(outside, *([st.sampled_from(ours)] if ours else []), *([] if valid_only else [anywhere])).filter(
+            accepted(normalize_address)
+        ),
         min_size=1,
         max_size=3,
         unique=True,
@@ -111,6 +115,23 @@ def test_parsing_the_rendered_files_gives_back_the_database(snapshot):
     assert set(senders) == {m.address for m in snapshot.mailboxes}
     for mailbox, allowed in senders.items():
         assert allowed[0] == mailbox
+
+
+@settings(max_examples=150, deadline=None)
+@given(snapshots(valid_only=False))
+def test_rows_the_daemons_could_not_use_are_left_out_and_named_and_the_rest_renders(snapshot):
+    vetted = vet(snapshot, HOST)
+    files = render_vetted(vetted, HOST)
+    virtuals = parse_mapping(files["smtpd/virtuals"])
+    ours = set(snapshot.domains)
+    for destinations in virtuals.values():
+        for destination in destinations:
+            domain = destination.rpartition("@")[2]
+            # Every destination is the mailbox user, outside, or a key smtpd finds (itself or a catch-all).
+            assert destination == "vmail" or domain not in ours or destination in virtuals or f"@{domain}" in virtuals
+    left_out = {p.row.removeprefix("alias ") for p in vetted.problems}
+    assert left_out | set(virtuals) >= {f"{a.local_part}@{a.domain}" for a in snapshot.aliases}
+    assert all(p.domain in ours for p in vetted.problems)
 
 
 def test_it_renders_exactly_the_live_database(db):

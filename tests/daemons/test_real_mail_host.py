@@ -6,10 +6,12 @@ import smtplib
 import subprocess
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 
 from accounts import actions
 from audit.log import COMMAND_LINE
+from core.aliasgraph import MAX_DEPTH
 from domains import dkim
 from domains.actions import create_domain
 from domains.models import DkimKey
@@ -200,3 +202,18 @@ def test_the_helper_installs_files_with_the_owners_and_modes_the_daemons_need(la
         assert out == [owner, group, mode], rel
     assert (lab.root / "etc/smtpd.conf").resolve() == (current / "smtpd/smtpd.conf").resolve()
     assert PORTS["imaps"]
+
+
+def test_the_longest_alias_chain_the_panel_accepts_is_one_opensmtpd_delivers(example):
+    """OpenSMTPD refuses a recipient whose expansion reaches EXPAND_DEPTH (measured: 8 aliases
+    before a mailbox pass, 9 get "524 5.2.4 Mailing list expansion problem"). example.net, an
+    alias domain of example.org, adds one level: its twin of the last hop is the deepest address."""
+    previous = "alice@example.org"
+    for n in range(MAX_DEPTH - 2):
+        actions.create_alias(example, f"hop{n}", [previous], actor=COMMAND_LINE)
+        previous = f"hop{n}@example.org"
+    with pytest.raises(ValidationError, match="example.net would expand 10 levels deep"):
+        actions.create_alias(example, "onemore", [previous], actor=COMMAND_LINE)
+    apply_now()
+    assert rcpt(previous.replace("example.org", "example.net"))[0] == 250
+    assert rcpt("onemore@example.org")[0] >= 500  # never stored, so unknown
