@@ -28,7 +28,10 @@ def parse_quota(text: str) -> int:
     match = _QUOTA.fullmatch(text)
     if not match or match.group(2) not in _UNITS:
         raise ValidationError("Enter a size such as 500M, 2G or 1.5T, or 0 for unlimited.", code="invalid")
-    megabytes = round(float(match.group(1)) * _UNITS[match.group(2)])
+    exact = float(match.group(1)) * _UNITS[match.group(2)]
+    if exact < 1:  # 0.5M would round to 0, which means unlimited
+        raise ValidationError("The smallest quota is 1M; write 0 for unlimited.", code="too_small")
+    megabytes = round(exact)
     if megabytes > MAX_QUOTA_MB:
         raise ValidationError("That quota is larger than any disk; the most is 1024T.", code="too_large")
     return megabytes
