@@ -3,7 +3,7 @@
 Production defaults are Debian 12's paths; tests point every path and port at a sandbox.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -32,6 +32,8 @@ class HostConfig:
     filter_rspamd: str = "/usr/libexec/opensmtpd/filter-rspamd"
     relay_host: str = ""  # empty: deliver outbound mail straight to the recipients' MX
     postmaster: str = ""
+    # Signs the SRS senders of forwarded mail; empty renders no SRS (only hand-made configs in tests).
+    srs_key: str = field(default="", repr=False)
     # Only for private instances (tests): Dovecot's runtime directories and log file.
     dovecot_base_dir: str = ""
     dovecot_state_dir: str = ""
@@ -46,4 +48,6 @@ class HostConfig:
 
 
 def host_config() -> HostConfig:
-    return HostConfig(hostname=settings.MAIL_HOSTNAME, root=settings.EXPORT_ROOT, **settings.MAIL_HOST)
+    return HostConfig(
+        hostname=settings.MAIL_HOSTNAME, root=settings.EXPORT_ROOT, srs_key=settings.SRS_KEY, **settings.MAIL_HOST
+    )

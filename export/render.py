@@ -103,6 +103,8 @@ def _check_host(host: HostConfig) -> None:
     for address in host.listen:
         if not re.fullmatch(r"[0-9a-fA-F.:]+", address):
             raise RenderError(f"listen address {address!r} is not an IP address")
+    if host.srs_key and not re.fullmatch(r"[A-Za-z0-9+/=_-]{16,256}", host.srs_key):
+        raise RenderError("the SRS key must be 16 to 256 letters, digits or + / = _ -")
 
 
 @dataclass(frozen=True)
@@ -380,8 +382,13 @@ def smtpd_conf(host: HostConfig) -> bytes:
     cur, name = host.current, host.hostname
     auth = f'auth <passwds> senders <senderaddrs> filter "rspamd" hostname {name}'
     lines = [f"# {HEADER}", "", f'pki {name} cert "{host.tls_cert}"', f'pki {name} key "{host.tls_key}"', ""]
+    if host.srs_key:
+        lines += [f'srs key "{host.srs_key}"', ""]
     for table in ["domains", "passwds", "virtuals", "vusers", "senderaddrs"]:
         lines.append(f"table {table} file:{cur}/smtpd/{table}")
+    # What smtpd expanded itself (an alias to an outside address) comes "from local"; TCP
+    # sessions from 127.0.0.1 do not match this table, whose one key is the string "local".
+    lines.append('table internal { "local" }')
     lines += [
         "",
         f'filter "rspamd" proc-exec "{cur}/smtpd/filter-rspamd -url {host.rspamd_url}"',
@@ -394,13 +401,17 @@ def smtpd_conf(host: HostConfig) -> bytes:
             f"listen on {address} port {host.smtps_port} smtps pki {name} {auth}",
         ]
     relay = f" host {host.relay_host}" if host.relay_host else ""
+    # srs: a forwarded message leaves with an SRS sender of the alias's domain, so it passes SPF
+    # at the receiver and its bounces come back (authenticated submissions keep their senders).
+    srs = " srs" if host.srs_key else ""
     lines += [
         "",
         f'action "deliver" lmtp "{host.lmtp_socket}" rcpt-to virtual <virtuals> userbase <vusers>',
-        f'action "send" relay{relay} helo {name}',
+        f'action "send" relay{relay} helo {name}{srs}',
         "",
         'match from any for domain <domains> action "deliver"',
         'match auth from any for any action "send"',
+        'match from src <internal> for any action "send"',
     ]
     return _lines(lines)
 

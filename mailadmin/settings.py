@@ -6,6 +6,7 @@ to start while anything it needs is missing, and says what.
 """
 
 import base64
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -240,6 +241,10 @@ _MAIL_HOST_ENV = {
     "POSTMASTER_ADDRESS": ("postmaster", str),
 }
 MAIL_HOST = {field: parse(os.environ[name]) for name, (field, parse) in _MAIL_HOST_ENV.items() if os.environ.get(name)}
+# The key OpenSMTPD signs SRS addresses with (forwarded mail's envelope senders, so bounces come
+# back). Set SRS_KEY(_FILE) to keep it apart; by default it is derived from SECRET_KEY, so it
+# needs no configuration and changes only when SECRET_KEY does.
+SRS_KEY = envsecret("SRS_KEY") or hmac.new(SECRET_KEY.encode(), b"mailadmin srs key", "sha256").hexdigest()
 
 PAGE_SIZE = envint("PAGE_SIZE", 50)
 

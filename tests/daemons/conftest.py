@@ -14,7 +14,8 @@ from export.host import host_config
 from export.render import render
 from export.snapshot import Snapshot
 from export.stage import stage
-from tests.daemons.lab import HOSTNAME, Lab
+from tests.daemons.lab import HOSTNAME, PORTS, Lab
+from tests.daemons.sink import Sink
 
 LAB_DIR = Path(os.environ.get("MAILADMIN_LAB_DIR", "/tmp/mailadmin-lab"))
 DAEMONS = ["dovecot", "doveadm", "doveconf", "smtpd", "smtpctl", "rspamd", "rspamadm", "unshare", "nsenter"]
@@ -59,3 +60,18 @@ def apply_now():
     generation = apply_pending(force=True, requested_by="test")
     assert generation is not None and generation.ok, generation and generation.error
     return generation
+
+
+@pytest.fixture(scope="session")
+def relay_sink(mail_lab):
+    # One for the whole session: smtpd keeps its relay connections open between messages.
+    sink = Sink(PORTS["relay"])
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def outside(lab, relay_sink):
+    """Whatever OpenSMTPD relays out to the world lands here (the lab's relay host)."""
+    relay_sink.messages.clear()
+    return relay_sink
