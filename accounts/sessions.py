@@ -25,14 +25,27 @@ def _session_hash(mailbox: Mailbox) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), mailbox.password_hash.encode(), hashlib.sha256).hexdigest()
 
 
-def find_mailbox(address: str) -> Mailbox | None:
+def canonical_address(address: str) -> str | None:
+    """The address a mailbox is looked up by, or None if it cannot be one: local part lowercased
+    as stored, domain as its A-label (`Alice@Ｅxample。org.` is `alice@example.org`).
+
+    Sign-in and the throttle both use it, so every spelling that signs in to a mailbox is counted
+    against that one mailbox.
+    """
     local, _, domain = address.strip().lower().rpartition("@")
-    if not local:
+    if not local or "\0" in local:  # no stored local part has one, and PostgreSQL refuses to compare it
         return None
     try:
-        domain = normalize_domain(domain)
+        return f"{local}@{normalize_domain(domain)}"
     except ValidationError:
         return None
+
+
+def find_mailbox(address: str) -> Mailbox | None:
+    canonical = canonical_address(address)
+    if canonical is None:
+        return None
+    local, _, domain = canonical.rpartition("@")
     return Mailbox.objects.select_related("domain").filter(local_part=local, domain__name=domain).first()
 
 

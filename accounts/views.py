@@ -24,7 +24,7 @@ DOMAIN_PAGE = "accounts/domain_detail.html"
 
 
 def _client_address(request: MailboxHttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "")
+    return throttle.client_address(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", ""))
 
 
 def _next_url(request: MailboxHttpRequest, default: str) -> str:
@@ -36,24 +36,27 @@ def _next_url(request: MailboxHttpRequest, default: str) -> str:
 
 @require_http_methods(["GET", "POST"])
 def login_view(request: MailboxHttpRequest) -> HttpResponse:
-    """One sign-in for both: an admin name, or a mailbox address with its mail password."""
+    """One sign-in for both: an admin name, or a mailbox address with its mail password.
+
+    Failures are counted per canonical account and per client (accounts.throttle states the rule).
+    """
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         identifier, password = form.cleaned_data["username"], form.cleaned_data["password"]
-        keys = throttle.keys_for(identifier, _client_address(request))
-        if wait := throttle.seconds_locked(keys):
-            form.add_error(None, f"Too many failed sign-ins. Try again in {(wait + 59) // 60} minutes.")
+        attempt = throttle.attempt(identifier, _client_address(request))
+        if wait := throttle.seconds_locked(attempt):
+            form.add_error(None, throttle.locked_message(wait))
         elif user := authenticate(request, username=identifier, password=password):
             request.session.flush()
             login(request, user)
-            throttle.forget_account(identifier)
+            throttle.forget_account(attempt)
             return redirect(_next_url(request, "/"))
         elif mailbox := sessions.authenticate_mailbox(identifier, password):
             sessions.login_mailbox(request, mailbox)
-            throttle.forget_account(identifier)
+            throttle.forget_account(attempt)
             return redirect("account")
         else:
-            throttle.record_failure(keys)
+            throttle.record_failure(attempt, account_exists=throttle.account_exists(identifier))
             form.add_error(None, "The name or password is wrong, or the account is disabled.")
     return render(request, "accounts/login.html", {"form": form, "next": request.GET.get("next", "")})
 
@@ -68,7 +71,9 @@ def logout_view(request: MailboxHttpRequest) -> HttpResponse:
 @mailbox_required
 def account(request: MailboxHttpRequest) -> HttpResponse:
     mailbox = request.mailbox
-    form = SelfServicePasswordForm(request.POST or None, mailbox=mailbox)
+    # Guesses of the current password count with sign-in failures, against the same account.
+    attempt = throttle.attempt(mailbox.ascii_address, _client_address(request))
+    form = SelfServicePasswordForm(request.POST or None, mailbox=mailbox, attempt=attempt)
     if request.method == "POST" and form.is_valid():
         actions.set_mailbox_password(mailbox, form.cleaned_data["password"], actor=actor_for(request))
         sessions.update_session_hash(request, mailbox)

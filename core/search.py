@@ -1,4 +1,8 @@
+import sys
+
 from django.db.models import QuerySet
+
+_SURROGATES = range(0xD800, 0xE000)
 
 
 def prefix_filter(queryset: QuerySet, field: str, prefix: str) -> QuerySet:
@@ -7,8 +11,36 @@ def prefix_filter(queryset: QuerySet, field: str, prefix: str) -> QuerySet:
     `LIKE 'abc%'` uses an index on SQLite only under conditions Django does not meet, so the
     range `abc <= field < abd` narrows through the index and `startswith` keeps the answer
     exact under any collation. Values are stored lowercase, so the prefix is lowercased first.
+
+    Any text typed into a search box is safe here: a prefix with a NUL byte matches nothing
+    without asking the database (no stored value has one, and PostgreSQL refuses a query that
+    carries one), and the range's upper end is always a string the database can take (see
+    `_upper_bound`).
     """
     if not prefix:
         return queryset
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return queryset.filter(**{f"{field}__gte": prefix, f"{field}__lt": upper, f"{field}__startswith": prefix})
+    if "\0" in prefix:
+        return queryset.none()
+    filters = {f"{field}__gte": prefix, f"{field}__startswith": prefix}
+    if (upper := _upper_bound(prefix)) is not None:
+        filters[f"{field}__lt"] = upper
+    return queryset.filter(**filters)
+
+
+def _upper_bound(prefix: str) -> str | None:
+    """The least string above every string that starts with `prefix`, or None if there is none.
+
+    The last character is stepped up by one code point, except that U+10FFFF has no successor
+    (drop it and step up the one before; a prefix of only U+10FFFF has no upper end), and a step
+    into the surrogates, which no database encoding can hold, skips past them.
+
+    >>> _upper_bound("abc"), _upper_bound("a\\U0010ffff"), _upper_bound("\\ud7ff")
+    ('abd', 'b', '\\ue000')
+    """
+    stem = prefix.rstrip(chr(sys.maxunicode))
+    if not stem:
+        return None
+    code = ord(stem[-1]) + 1
+    if code in _SURROGATES:
+        code = _SURROGATES.stop
+    return stem[:-1] + chr(code)

@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 
 from accounts import actions
+from accounts.forms import clean_admin_name
 from accounts.models import User
 from audit.log import COMMAND_LINE
 from core.addresses import normalize_domain
@@ -19,6 +20,11 @@ class Command(BaseCommand):
         parser.add_argument("--domain", action="append", default=[], help="a domain this admin manages (repeatable)")
 
     def handle(self, username: str, superadmin: bool, domain: list[str], **options) -> None:
+        try:
+            # The admin form's rule, checked before the password is asked for.
+            username = clean_admin_name(username)
+        except ValidationError as e:
+            raise_command_error(ValidationError({"username": e.messages}))
         password = read_password()
         try:
             domains = [Domain.objects.get(name=normalize_domain(name)) for name in domain]

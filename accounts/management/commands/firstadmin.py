@@ -1,11 +1,14 @@
 import os
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 
 from accounts import actions
+from accounts.forms import clean_admin_name
 from accounts.models import User
 from audit.log import COMMAND_LINE
+from core.commands import raise_command_error
 
 
 class Command(BaseCommand):
@@ -18,6 +21,10 @@ class Command(BaseCommand):
         if User.objects.filter(is_superuser=True).exists():
             self.stdout.write("A superadmin exists already; no new login created.")
             return
+        try:
+            username = clean_admin_name(username)  # the admin form's rule
+        except ValidationError as e:
+            raise_command_error(ValidationError({"username": e.messages}))
         password = secrets.token_urlsafe(15)
         actions.create_admin(username, password, actor=COMMAND_LINE, superadmin=True)
         self.stdout.write(
