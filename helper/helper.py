@@ -5,7 +5,9 @@ configuration and reloads them. Standard library only; no Django, no shell.
 The panel (unprivileged) renders every file into STAGING/gen-N/ with a manifest.json of
 SHA-256 sums, then sends {"op": "apply", "generation": N} over a unix socket. This helper:
 
-1. admits only the panel's uid (SO_PEERCRED) and one JSON line of at most 4 KiB;
+1. admits only the panel's uid (SO_PEERCRED) and one JSON line of at most 4 KiB, a flat object
+   sent within a few seconds; each connection has its own thread, so a slow or idle client
+   never delays another's answer, while applies and reloads still run one at a time (a lock);
 2. copies only paths on a fixed allowlist, each with a fixed owner, group and mode, opening
    every staged path component with O_NOFOLLOW (a symlink in staging is refused), checking
    the SHA-256 of each file, writing with fsync, then fsync of each directory;
@@ -44,8 +46,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 MAX_REQUEST = 4096
+MAX_DEPTH = 2  # requests are flat objects: {"op": "apply", "generation": 7}
+READ_TIMEOUT = 5.0  # seconds a client has to send its request line
 MAX_FILE = 512 * 1024 * 1024
 TABLES = ("domains", "passwds", "virtuals", "vusers", "senderaddrs")
 
@@ -122,6 +127,42 @@ def read_staged(base: str, rel: str) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(file_fd)
+
+
+def write_public(base: str, rel: str, data: bytes) -> str:
+    """Write base/rel as 0644, its missing directories 0755, whatever the umask; return its path."""
+    path = os.path.join(base, rel)
+    directory = os.path.dirname(path)
+    missing = []
+    while not os.path.isdir(directory):
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    for directory in reversed(missing):
+        os.mkdir(directory, 0o755)
+        os.chmod(directory, 0o755)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        os.fchmod(fd, 0o644)
+    return path
+
+
+def copy_keeping_mode(source: str, target: str) -> None:
+    """Copy a file with its mode, owner and group; the copy is never readable by more users than
+    the original, not even while it is being written (created 0600, given its mode at the end)."""
+    with open(source, "rb") as src:
+        info = os.fstat(src.fileno())
+        mode = stat.S_IMODE(info.st_mode) & 0o777
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+            dst.flush()
+            try:
+                os.fchown(fd, info.st_uid, info.st_gid)
+            except PermissionError:  # unprivileged (development): the copy is ours, in our group
+                if info.st_gid != os.getegid():
+                    mode &= ~0o070
+            os.fchmod(fd, mode)
 
 
 class Helper:
@@ -223,29 +264,34 @@ class Helper:
         checks = {daemon: argv for daemon, argv in self.check.items() if daemon in daemons}
         if not checks:
             return
+        # The scratch directory stays 0700 until every file in it has its final mode.
         with tempfile.TemporaryDirectory(prefix="check-", dir=self.base) as scratch:
             relocated = {}
             for rel in CONFIGS:
                 with open(os.path.join(generation_dir, rel), "rb") as f:
                     text = f.read().replace(self.current.encode() + b"/", generation_dir.encode() + b"/")
-                path = os.path.join(scratch, rel)
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                with open(path, "wb") as f:
-                    f.write(text)
-                relocated[rel] = path
+                relocated[rel] = write_public(scratch, rel, text)
+            # Rspamd reads the live local.d and override.d beside ours; their files may be
+            # root-only (passwords, keys), so each copy keeps its mode, owner and group.
             confdir = os.path.join(scratch, "rspamd-confdir")
+            os.mkdir(confdir, 0o755)
+            os.chmod(confdir, 0o755)
             for sub in ("local.d", "override.d"):
                 live = os.path.join(self.rspamd_confdir, sub)
                 if os.path.isdir(live):
-                    shutil.copytree(live, os.path.join(confdir, sub), symlinks=False, ignore_dangling_symlinks=True)
-            os.makedirs(os.path.join(confdir, "local.d"), exist_ok=True)
-            shutil.copyfile(
-                relocated["rspamd/local.d/dkim_signing.conf"], os.path.join(confdir, "local.d/dkim_signing.conf")
-            )
+                    shutil.copytree(
+                        live,
+                        os.path.join(confdir, sub),
+                        symlinks=False,
+                        ignore_dangling_symlinks=True,
+                        copy_function=copy_keeping_mode,
+                    )
+            ours = os.path.join(confdir, "local.d/dkim_signing.conf")
+            if os.path.lexists(ours):
+                os.unlink(ours)  # the live one, which is the current generation's
+            with open(relocated["rspamd/local.d/dkim_signing.conf"], "rb") as f:
+                write_public(confdir, "local.d/dkim_signing.conf", f.read())
             os.chmod(scratch, 0o755)
-            for root, dirs, names in os.walk(scratch):
-                for name in dirs + names:
-                    os.chmod(os.path.join(root, name), 0o755 if name in dirs else 0o644)
             values = {
                 "smtpd_conf": relocated["smtpd/smtpd.conf"],
                 "dovecot_conf": relocated["dovecot/dovecot.conf"],
@@ -328,10 +374,17 @@ class Helper:
                 shutil.rmtree(path, ignore_errors=True)
 
     def apply(self, generation: int) -> dict:
-        # One apply at a time, even with two helpers started on the same root by mistake.
+        # One apply at a time, even with two helpers started on the same root by mistake; flock
+        # also serializes this process's own threads, each holding its own open file description.
         with open(os.path.join(self.base, ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             return self.apply_locked(generation)
+
+    def reload_locked(self, commands: list[list[str]]) -> list[str]:
+        """A reload asked for on its own waits for an apply under way, which may be switching back."""
+        with open(os.path.join(self.base, ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self.reload(commands)
 
     def apply_locked(self, generation: int) -> dict:
         started = time.monotonic()
@@ -381,7 +434,7 @@ class Helper:
             names = {"dovecot": "dovecot", "smtpd": "smtpd_restart", "rspamd": "rspamd"}
             if service not in names:
                 raise Refused("service must be dovecot, smtpd or rspamd")
-            return {"ok": True, "reloaded": self.reload([self.command(names[service])])}
+            return {"ok": True, "reloaded": self.reload_locked([self.command(names[service])])}
         raise Refused("unknown request")
 
 
@@ -412,38 +465,102 @@ def peer_uid(connection: socket.socket) -> int:
     return struct.unpack("3i", credentials)[1]
 
 
+def nesting_depth(line: bytes) -> int:
+    """How deeply arrays and objects nest in a JSON text (brackets inside strings do not count)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in line:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
+
+
+def read_request(connection: socket.socket, seconds: float) -> bytes:
+    """One line of at most MAX_REQUEST bytes (longer: MAX_REQUEST + 1 bytes), within `seconds` in all,
+    so a client that sends slowly or nothing at all holds only its own connection, and not for long."""
+    deadline = time.monotonic() + seconds
+    data = b""
+    while b"\n" not in data and len(data) <= MAX_REQUEST:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        connection.settimeout(remaining)
+        chunk = connection.recv(MAX_REQUEST + 1 - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\n", 1)[0] + b"\n" if b"\n" in data else data
+
+
+def answer(helper: Helper, line: bytes) -> dict:
+    try:
+        if len(line) > MAX_REQUEST:
+            raise Refused("request too long")
+        # Requests are flat objects; json.loads would recurse into deep nesting and raise RecursionError.
+        if nesting_depth(line) > MAX_DEPTH:
+            raise Refused("request must be a flat JSON object: nested too deep")
+        request = json.loads(line)
+        if not isinstance(request, dict):
+            raise Refused("request must be a JSON object")
+        return helper.handle(request)
+    except (ValueError, Refused) as e:
+        return {"ok": False, "error": str(e)}
+    except OSError as e:
+        return {"ok": False, "error": f"{e.strerror}: {e.filename}"}
+    except Exception as e:  # a bug: answer anyway, and leave the traceback in the log
+        traceback.print_exc()
+        return {"ok": False, "error": f"internal error in the helper ({type(e).__name__})"}
+
+
 def serve(config: dict) -> None:
     helper = Helper(config)
     allowed = {0, os.getuid(), *config.get("allowed_uids", [])}
     path = config["socket"]
+    read_timeout = float(config.get("read_timeout", READ_TIMEOUT))
 
-    class Handler(socketserver.StreamRequestHandler):
+    class Handler(socketserver.BaseRequestHandler):
         def handle(self) -> None:
-            if peer_uid(self.connection) not in allowed:
+            if peer_uid(self.request) not in allowed:
                 self.reply({"ok": False, "error": "not allowed"})
                 return
-            line = self.rfile.readline(MAX_REQUEST + 1)
             try:
-                if len(line) > MAX_REQUEST:
-                    raise Refused("request too long")
-                request = json.loads(line)
-                if not isinstance(request, dict):
-                    raise Refused("request must be a JSON object")
-                response = helper.handle(request)
-            except (ValueError, Refused) as e:
-                response = {"ok": False, "error": str(e)}
-            except OSError as e:
-                response = {"ok": False, "error": f"{e.strerror}: {e.filename}"}
-            self.reply(response)
+                line = read_request(self.request, read_timeout)
+            except TimeoutError:
+                self.reply({"ok": False, "error": f"no request within {read_timeout:g} s"})
+                return
+            self.reply(answer(helper, line))
 
         def reply(self, response: dict) -> None:
-            self.wfile.write(json.dumps(response).encode() + b"\n")
+            self.request.settimeout(read_timeout)  # a client that never reads cannot hold this thread
+            try:
+                self.request.sendall(json.dumps(response).encode() + b"\n")
+            except OSError:
+                pass  # the client left; an apply it asked for has still been carried out
+
+    # One thread per connection, so a slow client never delays another's answer; applies and
+    # reloads still run one at a time (Helper.apply and Helper.reload_locked take the lock).
+    class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+        daemon_threads = True  # a stop (SIGTERM) does not wait for an apply: it is safe to cut short
+        block_on_close = False
+        request_queue_size = 64  # the panel's client sets its timeout first, so it gets EAGAIN, not a wait
 
     if os.path.lexists(path):
         os.unlink(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     old_umask = os.umask(0o117)
-    server = socketserver.UnixStreamServer(path, Handler)
+    server = Server(path, Handler)
     os.umask(old_umask)
     if group := config.get("socket_group"):
         os.chown(path, -1, grp.getgrnam(group).gr_gid)

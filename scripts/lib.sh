@@ -6,6 +6,26 @@ as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# Every apt-get waits up to five minutes for a lock held by another (an unattended upgrade).
+APT_GET=(apt-get -o DPkg::Lock::Timeout=300)
+
+# apt-get update, then apt-get install with these arguments. Debian's postinst scripts would
+# start system-wide daemons (tests start their own): a policy-rc.d holds them back, and is
+# removed again afterwards if this made it.
+apt_get_install() {
+  local made_policy="" status=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod +x /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  as_root "${APT_GET[@]}" update -qq >&2 \
+    && as_root env DEBIAN_FRONTEND=noninteractive "${APT_GET[@]}" install -y -qq --no-install-recommends "$@" >/dev/null \
+    || status=$?
+  if [ -n "$made_policy" ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
+  return "$status"
+}
+
 # Install Debian packages that are not installed yet (no upgrade of anything else).
 apt_install() {
   local missing=()
@@ -13,14 +33,8 @@ apt_install() {
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
-  echo "Installing Debian packages: ${missing[*]}"
-  # Debian's postinst scripts would start system-wide daemons; tests start their own.
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
-    as_root chmod +x /usr/sbin/policy-rc.d
-  fi
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends --no-upgrade "${missing[@]}" >/dev/null
+  echo "Installing Debian packages: ${missing[*]}" >&2  # stderr: scripts/postgres prints only its URL
+  apt_get_install --no-upgrade "${missing[@]}"
 }
 
 # Create .venv if needed and install the pinned requirements file given.

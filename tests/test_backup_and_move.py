@@ -1,8 +1,10 @@
 """A backup restores onto an empty installation with nothing lost; the database moves to PostgreSQL."""
 
+import gzip
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -10,13 +12,24 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from accounts import actions
 from audit.log import COMMAND_LINE
 from core.management.commands._dump import dump
 from domains import actions as domain_actions
+from domains import dkim
+from domains.models import DkimKey, Domain
+from export.apply import apply_pending
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def signing_key(domain: Domain, algorithm: str) -> None:
+    key = domain.dkim_keys.filter(algorithm=algorithm).first()
+    key = key or domain_actions.create_dkim_key(domain, actor=COMMAND_LINE, algorithm=algorithm)
+    # Signing, as after a live check saw its record: publication is not what this file tests.
+    DkimKey.objects.filter(pk=key.pk).update(state=DkimKey.ACTIVE, activated_at=timezone.now())
 
 
 def some_data() -> None:
@@ -24,7 +37,8 @@ def some_data() -> None:
     actions.create_admin("root", "correct horse battery staple", actor=COMMAND_LINE, superadmin=True)
     actions.create_mailbox(domain, "alice", "alice mail password", actor=COMMAND_LINE, quota_mb=512)
     actions.create_alias(domain, "", ["alice@example.org"], actor=COMMAND_LINE)
-    domain_actions.activate_dkim_key(domain_actions.create_dkim_key(domain, actor=COMMAND_LINE), actor=COMMAND_LINE)
+    signing_key(domain, dkim.RSA)
+    signing_key(domain, dkim.ED25519)
 
 
 def rows() -> list:
@@ -61,6 +75,110 @@ def test_a_backup_made_before_the_audit_log_moved_restores_with_its_entries(tran
     call_command("flush", "--no-input", verbosity=0)
     call_command("restore", str(old_backup), stdout=open(os.devnull, "w"))
     assert rows() == before
+
+
+def private_keys() -> dict[str, bytes]:
+    """Each signing key as Rspamd reads it, by its file in a generation."""
+    return {
+        f"rspamd/dkim/{key.domain.name}.{key.selector}.key": dkim.decrypt(key.private_key_encrypted)
+        for key in DkimKey.objects.filter(state=DkimKey.ACTIVE)
+    }
+
+
+def test_a_backup_holds_dkim_private_keys_only_encrypted_and_a_restore_then_apply_writes_them(
+    transactional_db, sandbox_helper, tmp_path, settings
+):
+    some_data()
+    assert apply_pending(force=True).ok
+    keys = private_keys()
+    assert len(keys) == 2
+    live = sandbox_helper / "etc/mailadmin/current"
+    assert {rel: (live / rel).read_bytes() for rel in keys} == keys  # the applied generation had them
+    backup = tmp_path / "mailadmin.tar.gz"
+    call_command("backup", str(backup), stdout=open(os.devnull, "w"))
+    everything = gzip.decompress(backup.read_bytes())  # every member's bytes, as stored
+    assert b"PRIVATE KEY" not in everything
+    for key in keys.values():
+        assert key not in everything
+        assert not [line for line in key.splitlines() if len(line) > 16 and line in everything]
+    with tarfile.open(backup) as tar:
+        names = tar.getnames()
+    assert "generation/files/dovecot/users" in names
+    assert not [name for name in names if name.endswith(".key")]
+    call_command("flush", "--no-input", verbosity=0)
+    shutil.rmtree(settings.STAGING_DIR)
+    call_command("restore", str(backup), stdout=open(os.devnull, "w"))
+    restored = apply_pending()
+    assert restored.ok, restored.error
+    assert private_keys() == keys
+    assert {rel: (live / rel).read_bytes() for rel in keys} == keys
+    assert (live / "GENERATION").read_text() == f"{restored.pk}\n"  # written by the apply after the restore
+
+
+def rewritten(backup: Path, target: Path, *, meta: dict | None = None, extra: list | None = None) -> Path:
+    """The backup with backup.json changed and members added, as someone could craft it."""
+    with tarfile.open(backup) as source, tarfile.open(target, "w:gz") as crafted:
+        for member in source.getmembers():
+            data = source.extractfile(member).read() if member.isfile() else None
+            if member.name == "backup.json" and meta is not None:
+                data = json.dumps(json.loads(data) | meta).encode()
+                member.size = len(data)
+            crafted.addfile(member, io.BytesIO(data) if data is not None else None)
+        for member, data in extra or []:
+            crafted.addfile(member, io.BytesIO(data) if data is not None else None)
+    return target
+
+
+def member(name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"x", link: str = "") -> tuple:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.mode = kind, link, 0o644
+    info.size = len(data) if kind == tarfile.REGTYPE else 0
+    return info, data if kind == tarfile.REGTYPE else None
+
+
+@pytest.mark.parametrize("generation", ["1/../../escaped", "/tmp/escaped", "7", -1, 0, True, 1.5, [1]])
+def test_a_backup_whose_generation_is_not_a_positive_number_is_refused(
+    transactional_db, sandbox_helper, tmp_path, settings, generation
+):
+    some_data()
+    assert apply_pending(force=True).ok
+    backup = tmp_path / "mailadmin.tar.gz"
+    call_command("backup", str(backup), stdout=open(os.devnull, "w"))
+    crafted = rewritten(backup, tmp_path / "crafted.tar.gz", meta={"generation": generation})
+    call_command("flush", "--no-input", verbosity=0)
+    shutil.rmtree(settings.STAGING_DIR)
+    with pytest.raises(CommandError, match="not a positive whole number: refused"):
+        call_command("restore", str(crafted), stdout=open(os.devnull, "w"))
+    assert not Domain.objects.exists()
+    assert not (tmp_path / "escaped").exists() and not settings.STAGING_DIR.exists()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        member("../outside"),
+        member("/tmp/absolute"),
+        member("generation/files/../../../outside"),
+        member("notes.txt"),
+        member("generation/files/dovecot/users", tarfile.SYMTYPE, link="/etc/shadow"),
+        member("generation/files/smtpd/passwds", tarfile.LNKTYPE, link="database.json"),
+        member("generation/files/.hidden"),
+        member("generation/fifo", tarfile.FIFOTYPE),
+        member("database.json", data=b"[]"),  # a second one, which extraction would let win
+    ],
+    ids=lambda extra: f"{extra[0].name}:{extra[0].type.decode()}",
+)
+def test_a_backup_with_members_a_backup_never_holds_is_refused(transactional_db, tmp_path, settings, extra):
+    settings.STAGING_DIR = tmp_path / "var/staging"
+    some_data()
+    backup = tmp_path / "mailadmin.tar.gz"
+    call_command("backup", str(backup), stdout=open(os.devnull, "w"))
+    crafted = rewritten(backup, tmp_path / "crafted.tar.gz", extra=[extra])
+    call_command("flush", "--no-input", verbosity=0)
+    with pytest.raises(CommandError, match="which a mailadmin backup does not: refused"):
+        call_command("restore", str(crafted), stdout=open(os.devnull, "w"))
+    assert not Domain.objects.exists()
+    assert not (tmp_path / "outside").exists() and not Path("/tmp/absolute").exists()
 
 
 def test_check_deploy_passes_with_the_documented_production_environment(tmp_path):

@@ -167,6 +167,37 @@ def test_the_checkers_see_the_new_tables_not_the_live_ones(sandbox):
     assert Helper(config).handle({"op": "apply", "generation": 1})["ok"]
 
 
+def test_the_rspamd_check_keeps_the_modes_of_the_live_files_it_copies(sandbox, tmp_path):
+    root, staging, config = sandbox
+    live = tmp_path / "etc-rspamd"
+    modes = {
+        "local.d/secret.conf": 0o600,  # say, a controller password
+        "local.d/shared.conf": 0o644,
+        "override.d/worker-controller.inc": 0o640,
+        "override.d/private/keys.conf": 0o600,
+        "override.d/private": 0o700,
+        "override.d": 0o750,
+    }
+    for rel, mode in sorted(modes.items(), key=lambda item: item[1] & 0o100):  # files before directories
+        path = live / rel
+        if mode & 0o100:
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("enabled = true;\n")
+        path.chmod(mode)
+    seen = tmp_path / "seen-by-the-checker"
+    config["rspamd_confdir"] = str(live)
+    config["check"] = {
+        "rspamd": ["sh", "-c", f"cd {{rspamd_confdir}} && find . -mindepth 1 -printf '%m %P\\n' > {seen}"]
+    }
+    stage_raw(staging, 1, files_for(root))
+    assert Helper(config).handle({"op": "apply", "generation": 1})["ok"]
+    checked = dict(reversed(line.split(" ", 1)) for line in seen.read_text().splitlines())
+    assert {rel: int(checked[rel], 8) for rel in modes} == modes
+    assert checked["local.d/dkim_signing.conf"] == "644"
+
+
 def test_only_what_changed_is_reloaded(sandbox):
     root, staging, config = sandbox
     config["reload"] = {
@@ -242,15 +273,20 @@ def running_helper(sandbox):
     socket_dir = Path(tempfile.mkdtemp(prefix="helper-test-"))
     socket_dir.chmod(0o755)  # reachable by another user, for the credential test
     config["socket"] = str(socket_dir / "helper.sock")
+    config["read_timeout"] = 1
     with helper_process(config, socket_dir / "helper.json", stdout=subprocess.PIPE):
         yield root, staging, config
     shutil.rmtree(socket_dir, ignore_errors=True)
 
 
-def ask(socket_path: str, request: dict | bytes) -> dict:
+def ask(socket_path: str, request: dict | bytes, timeout: float = 60) -> dict:
     with socket.socket(socket.AF_UNIX) as connection:
         connection.connect(socket_path)
-        connection.sendall(request if isinstance(request, bytes) else json.dumps(request).encode() + b"\n")
+        connection.settimeout(timeout)
+        try:
+            connection.sendall(request if isinstance(request, bytes) else json.dumps(request).encode() + b"\n")
+        except BrokenPipeError:
+            pass  # the helper answered and hung up before reading everything: its answer is there to read
         return json.loads(connection.makefile().readline())
 
 
@@ -295,6 +331,40 @@ def test_it_answers_only_well_formed_requests(running_helper):
     assert ask(config["socket"], b"x" * 5000 + b"\n")["error"] == "request too long"
     assert ask(config["socket"], b"[1, 2]\n")["error"] == "request must be a JSON object"
     assert "no valid manifest" in ask(config["socket"], {"op": "apply", "generation": 7})["error"]
+
+
+def test_an_idle_connection_does_not_keep_another_client_waiting(running_helper):
+    _, _, config = running_helper
+    with socket.socket(socket.AF_UNIX) as idle:
+        idle.connect(config["socket"])  # and sends nothing
+        started = time.monotonic()
+        assert ask(config["socket"], {"op": "ping"}, timeout=5) == {"ok": True}
+        assert time.monotonic() - started < 0.5
+        idle.settimeout(5)
+        answer = json.loads(idle.makefile().readline())
+    assert answer == {"ok": False, "error": "no request within 1 s"}
+    assert 0.9 < time.monotonic() - started < 3  # dropped after its read timeout
+
+
+@pytest.mark.parametrize(
+    "depth,error",
+    [
+        (2000, "request must be a flat JSON object: nested too deep"),  # fits in 4 KiB
+        (100_000, "request too long"),
+    ],
+)
+def test_deeply_nested_json_gets_an_error_answer_and_the_helper_serves_on(running_helper, depth, error):
+    _, _, config = running_helper
+    assert ask(config["socket"], b"[" * depth + b"]" * depth + b"\n", timeout=5) == {"ok": False, "error": error}
+    assert ask(config["socket"], {"op": "ping"}, timeout=5) == {"ok": True}
+
+
+def test_a_request_nested_beyond_a_flat_object_is_refused(running_helper):
+    _, _, config = running_helper
+    nested = {"op": {"op": {"op": {"op": {"op": "ping"}}}}}
+    assert ask(config["socket"], nested)["error"] == "request must be a flat JSON object: nested too deep"
+    assert ask(config["socket"], {"op": "apply", "generation": [[[[1]]]]})["error"].endswith("nested too deep")
+    assert ask(config["socket"], {"op": "ping", "note": "[[[[[[[[ in a string is not nesting"}) == {"ok": True}
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching to another user needs root; CI runs as root")

@@ -10,11 +10,26 @@ from core.management.commands._dump import dump
 from export.dirty import config_state
 from export.stage import staged_dir
 
+# Where the rendered DKIM private keys sit in a generation: left out of a backup, where they would
+# be in the clear. The rows hold them encrypted, and the next apply renders them again from those.
+KEY_FILES = "generation/files/rspamd/dkim"
+
+
+def _without_keys(member: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    """Leave out the key files (a directory left out is not descended into), and anything that is
+    neither a file nor a directory (restore refuses links)."""
+    if member.name == KEY_FILES or not (member.isfile() or member.isdir()):
+        return None
+    member.uid = member.gid = 0
+    member.uname = member.gname = ""
+    return member
+
 
 class Command(BaseCommand):
     help = (
-        "Write a consistent backup (database rows, DKIM keys as stored, the last applied generation) to a "
-        "tar.gz file, readable only by its owner. DKIM_ENCRYPTION_KEY is not in it: keep that separately."
+        "Write a consistent backup to a tar.gz file, readable only by its owner: every row (password hashes, "
+        "DKIM private keys encrypted with DKIM_ENCRYPTION_KEY) and the last applied generation without its "
+        "DKIM key files. DKIM_ENCRYPTION_KEY is not in it: keep that separately."
     )
 
     def add_arguments(self, parser) -> None:
@@ -29,7 +44,7 @@ class Command(BaseCommand):
             meta = {"format": 1, "created": time.time(), "generation": state.last_applied_generation}
             self.add(tar, "backup.json", json.dumps(meta).encode())
             if state.last_applied_generation and staged_dir(state.last_applied_generation).is_dir():
-                tar.add(staged_dir(state.last_applied_generation), arcname="generation")
+                tar.add(staged_dir(state.last_applied_generation), arcname="generation", filter=_without_keys)
         self.stdout.write(f"wrote {file} ({len(json.loads(rows))} rows; generation {meta['generation'] or 'none'})")
 
     @staticmethod
