@@ -3,6 +3,8 @@
 from django.conf import settings
 
 from dnsrecords.expected import DkimPublished, DomainDns, MailHostDns, Record, expected_records
+from dnsrecords.models import RecordCheck
+from domains import dkim
 from domains.models import DkimKey, Domain, DomainPolicy
 
 
@@ -47,7 +49,11 @@ def policy_dns(name: str, policy: DomainPolicy | None, dkim: tuple[DkimPublished
 
 
 def domain_dns(domain: Domain, policy: DomainPolicy | None = None) -> DomainDns:
+    # An alias domain signs with its target's keys, published under its own name (as Mailu
+    # does), unless it still has keys of its own from before.
     keys = DkimKey.objects.filter(domain=domain)
+    if domain.alias_of_id and not keys.filter(state=DkimKey.ACTIVE).exists():
+        keys = DkimKey.objects.filter(domain_id=domain.alias_of_id)
     dkim = tuple(DkimPublished(k.selector, k.algorithm, k.public_key, k.state) for k in keys.order_by("selector"))
     return policy_dns(domain.name, policy or policy_for(domain), dkim)
 
@@ -58,3 +64,24 @@ def mail_host_dns() -> MailHostDns:
 
 def records_for(domain: Domain) -> list[Record]:
     return expected_records(domain_dns(domain), mail_host_dns())
+
+
+def unsigned_reason(domain: Domain) -> str:
+    """Why mail from the domain leaves without a DKIM signature, or "" when it is signed
+    (the same rules the export follows: export.snapshot)."""
+    if DomainPolicy.objects.filter(domain=domain, parked=True).exists():
+        return ""  # a parked domain sends nothing
+    own = DkimKey.objects.filter(domain=domain)
+    if own.filter(state=DkimKey.ACTIVE).exists():
+        return ""
+    if domain.alias_of_id:
+        target_keys = DkimKey.objects.filter(domain_id=domain.alias_of_id, state=DkimKey.ACTIVE)
+        if not target_keys.exists():
+            return f"{domain.alias_of} has no key that signs yet; this domain signs with its keys."
+        published = RecordCheck.objects.filter(domain=domain, first_ok_at__isnull=False).values_list("key", flat=True)
+        if not any(f"TXT {dkim.record_name(k.selector, domain.name)}" in set(published) for k in target_keys):
+            return "Publish its DKIM record (above) and run “Check now”: it signs once the check sees the record."
+        return ""
+    if own.filter(state=DkimKey.PENDING).exists():
+        return "Publish its DKIM record (above) and run “Check now”: its key signs once the check sees the record."
+    return "It has no DKIM key: create one below."

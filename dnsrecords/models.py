@@ -14,6 +14,9 @@ class RecordCheck(models.Model):
     checked_at = models.DateTimeField()
     previous_status = models.CharField(max_length=12, blank=True)
     previous_checked_at = models.DateTimeField(null=True, blank=True)
+    # The first check that found the record as expected. Kept when a later check fails (a
+    # transient DNS error must not switch anything off); an alias domain signs from then on.
+    first_ok_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["domain", "key"], name="record_check_unique")]

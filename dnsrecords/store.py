@@ -1,9 +1,10 @@
 from django.conf import settings
 from django.utils import timezone
 
-from dnsrecords.checks import Lookup, Result, authoritative
+from dnsrecords.checks import OK, Lookup, Result, authoritative
 from dnsrecords.models import RecordCheck
-from domains.models import Domain
+from domains.actions import key_seen_published
+from domains.models import DkimKey, Domain
 
 
 def lookup() -> Lookup:
@@ -17,6 +18,10 @@ def authoritative_lookup(domain: Domain, resolver: Lookup) -> Lookup | None:
 def save_result(domain: Domain, result: Result) -> RecordCheck:
     now = timezone.now()
     previous = RecordCheck.objects.filter(domain=domain, key=result.key).first()
+    first_ok = previous.first_ok_at if previous else None
+    if result.status == OK and first_ok is None:
+        first_ok = now
+        _seen_published(domain, result.key)
     check, _ = RecordCheck.objects.update_or_create(
         domain=domain,
         key=result.key,
@@ -27,6 +32,15 @@ def save_result(domain: Domain, result: Result) -> RecordCheck:
             "checked_at": now,
             "previous_status": previous.status if previous else "",
             "previous_checked_at": previous.checked_at if previous else None,
+            "first_ok_at": first_ok,
         },
     )
     return check
+
+
+def _seen_published(domain: Domain, key: str) -> None:
+    """A DKIM record of the domain's own key, seen for the first time: signing may start."""
+    for dkim_key in DkimKey.objects.filter(domain=domain, published_at=None).exclude(state=DkimKey.REMOVED):
+        if key == f"TXT {dkim_key.record_name}":
+            dkim_key.domain = domain
+            key_seen_published(dkim_key)

@@ -13,7 +13,7 @@ from core.access import admin_required
 from core.http import HtmxHttpRequest
 from core.views import run_action
 from dnsrecords.checks import check_all, check_with_both
-from dnsrecords.data import domain_dns, mail_host_dns, policy_for, records_for
+from dnsrecords.data import domain_dns, mail_host_dns, policy_for, records_for, unsigned_reason
 from dnsrecords.expected import Record, mta_sts_policy
 from dnsrecords.forms import DkimKeyForm, PolicyForm
 from dnsrecords.models import RecordCheck
@@ -50,6 +50,7 @@ def _context(domain: Domain, **extra) -> dict:
         "old_keys": [k for k in keys if k.due_for_rotation],
         "expired_keys": [k for k in keys if k.past_grace_period],
         "key_form": extra.pop("key_form", None) or DkimKeyForm(),
+        "unsigned": unsigned_reason(domain),
         "policy": policy_for(domain),
         **extra,
     }
@@ -155,7 +156,9 @@ def _key(request: HtmxHttpRequest, name: str, key_id: int) -> DkimKey:
 def dkim_activate(request: HtmxHttpRequest, name: str, key_id: int) -> HttpResponse:
     key = _key(request, name, key_id)
     try:
-        actions.activate_dkim_key(key, actor=actor_for(request))
+        actions.activate_dkim_key(
+            key, actor=actor_for(request), unpublished_ok=request.POST.get("unpublished_ok") == "yes"
+        )
     except ValidationError as e:
         messages.error(request, e.messages[0])
     else:

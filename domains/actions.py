@@ -47,6 +47,9 @@ def create_domain(
     _check_alias_target(domain, alias_of)
     domain.save()
     record(actor, "created", "domain", domain.name, domain=domain, changes=diff({}, _audit_fields(domain)))
+    if alias_of is None:
+        # Every sending domain gets its key at once; it signs when a check sees it published.
+        create_dkim_key(domain, actor=actor)
     mark_dirty()
     return domain
 
@@ -138,11 +141,35 @@ def create_dkim_key(
     return key
 
 
+LIVE_CHECK = Actor("live DNS check")
+
+
 @transaction.atomic
-def activate_dkim_key(key: DkimKey, *, actor: Actor) -> DkimKey:
-    """Sign with this key from the next apply on; the key it replaces stays published, retired."""
+def key_seen_published(key: DkimKey) -> DkimKey:
+    """A live check found the key's record: note it, and if the domain signs with no key of this
+    algorithm yet (a new domain), sign with this one from the next apply on."""
+    if key.published_at is None:
+        key.published_at = timezone.now()
+        key.save(update_fields=["published_at"])
+    signing = DkimKey.objects.filter(domain=key.domain, algorithm=key.algorithm, state=DkimKey.ACTIVE).exists()
+    if key.state == DkimKey.PENDING and not signing:
+        activate_dkim_key(key, actor=LIVE_CHECK)
+    return key
+
+
+@transaction.atomic
+def activate_dkim_key(key: DkimKey, *, actor: Actor, unpublished_ok: bool = False) -> DkimKey:
+    """Sign with this key from the next apply on; the key it replaces stays published, retired.
+
+    Only once a live check has seen its record (DESIGN decision 11), unless the admin says to
+    switch anyway: receivers then fail every signature, and with DMARC p=reject reject the mail."""
     if key.state != DkimKey.PENDING:
         raise ValidationError(f"Only a pending key can be switched to; {key.selector} is {key.state}.")
+    if key.published_at is None and not unpublished_ok:
+        raise ValidationError(
+            f"The record of {key.selector} has not been seen in DNS yet: publish it and run “Check now” first. "
+            "Switching before then makes receivers fail every signature, and reject the mail under DMARC p=reject."
+        )
     now = timezone.now()
     replaced = list(DkimKey.objects.filter(domain=key.domain, algorithm=key.algorithm, state=DkimKey.ACTIVE))
     for old in replaced:
@@ -156,7 +183,11 @@ def activate_dkim_key(key: DkimKey, *, actor: Actor) -> DkimKey:
         "DKIM key",
         key.record_name,
         domain=key.domain,
-        changes={"state": ["pending", "active"], "retired": [None, [k.selector for k in replaced]]},
+        changes={
+            "state": ["pending", "active"],
+            "retired": [None, [k.selector for k in replaced]],
+            **({"record seen in DNS": [None, False]} if key.published_at is None else {}),
+        },
     )
     mark_dirty()
     return key

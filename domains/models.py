@@ -94,6 +94,8 @@ class DkimKey(models.Model):
     state = models.CharField(max_length=10, choices=STATES, default=PENDING)
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)
+    # When a live DNS check first saw this key's record as published: signing with it waits for that.
+    published_at = models.DateTimeField(null=True, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

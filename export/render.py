@@ -197,7 +197,7 @@ def vet(snapshot: Snapshot, host: HostConfig) -> Vetted:
             aliases.append(alias)
     keys = []
     for key in snapshot.dkim_keys:
-        if reason := _refusal(_check_dkim_key, key, exported):
+        if reason := _refusal(_check_dkim_key, key, receiving):
             problems.append(Problem(key.domain, f"DKIM key {dkim.record_name(key.selector, key.domain)}", reason))
         else:
             keys.append(key)

@@ -5,6 +5,9 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 
 from accounts.models import Alias, Mailbox
+from dnsrecords.data import mail_host_dns, policy_dns
+from dnsrecords.expected import mta_sts_policy
+from dnsrecords.models import RecordCheck
 from domains import dkim
 from domains.models import DkimKey, Domain, DomainPolicy
 
@@ -54,9 +57,6 @@ class Snapshot:
 
 
 def mta_sts_policies(names: dict[int, str]) -> tuple[tuple[str, str], ...]:
-    from dnsrecords.data import mail_host_dns, policy_dns
-    from dnsrecords.expected import mta_sts_policy
-
     policies = {p.domain_id: p for p in DomainPolicy.objects.filter(domain_id__in=names)}
     host = mail_host_dns()
     found = []
@@ -65,6 +65,28 @@ def mta_sts_policies(names: dict[int, str]) -> tuple[tuple[str, str], ...]:
         if not dns.parked and dns.mta_sts_mode != "none":
             found.append((name, mta_sts_policy(dns, host)))
     return tuple(found)
+
+
+def _alias_domain_keys(keys) -> list[tuple[str, str, str, str]]:
+    """An alias domain signs with its target's active keys, each once a live check has seen the
+    record published under the alias domain's own name (dnsrecords keeps that in RecordCheck)."""
+    by_target: dict[str, list[tuple[str, str, str]]] = {}
+    for domain, selector, algorithm, token in keys:
+        by_target.setdefault(domain, []).append((selector, algorithm, token))
+    own_keys = set(by_target)
+    seen = set(
+        RecordCheck.objects.filter(domain__alias_of__isnull=False, first_ok_at__isnull=False).values_list(
+            "domain__name", "key"
+        )
+    )
+    aliases = Domain.objects.filter(active=True, alias_of__active=True).values_list("name", "alias_of__name")
+    return [
+        (alias, selector, algorithm, token)
+        for alias, target in aliases.order_by("name")
+        if alias not in own_keys
+        for selector, algorithm, token in by_target.get(target, ())
+        if (alias, f"TXT {dkim.record_name(selector, alias)}") in seen
+    ]
 
 
 def take_snapshot() -> Snapshot:
@@ -94,9 +116,11 @@ def take_snapshot() -> Snapshot:
         aliases = Alias.objects.filter(active=True, domain__active=True, domain__alias_of=None).values_list(
             "local_part", "domain__name", "destinations"
         )
-        keys = DkimKey.objects.filter(state=DkimKey.ACTIVE, domain__active=True, domain__alias_of=None).values_list(
+        # Alias domains made before they shared their target's keys may still have keys of their own.
+        keys = DkimKey.objects.filter(state=DkimKey.ACTIVE, domain__active=True).values_list(
             "domain__name", "selector", "algorithm", "private_key_encrypted"
         )
+        alias_signing = _alias_domain_keys(keys)
         return Snapshot(
             mta_sts_policies=mta_sts_policies(names),
             domains=tuple(name for name, active, target, _ in domains if active and target is None),
@@ -113,6 +137,6 @@ def take_snapshot() -> Snapshot:
             ),
             dkim_keys=tuple(
                 DkimKeyRow(domain, selector, algorithm, dkim.decrypt(token))
-                for domain, selector, algorithm, token in keys.order_by("domain__name", "selector")
+                for domain, selector, algorithm, token in [*keys.order_by("domain__name", "selector"), *alias_signing]
             ),
         )

@@ -6,6 +6,7 @@ import pytest
 from pytest_django.asserts import assertContains, assertNotContains
 
 from audit.log import COMMAND_LINE
+from audit.models import AuditEntry
 from dnsrecords.data import records_for
 from dnsrecords.expected import DomainDns, MailHostDns, expected_records, mta_sts_id
 from dnsrecords.zonefile import txt_strings, zone_text
@@ -94,16 +95,46 @@ def test_the_dns_page_shows_every_record_with_both_copy_forms(domain_admin_clien
     assert b"$ORIGIN example.org." in zone.content
 
 
+def test_a_new_domain_gets_a_key_that_signs_only_once_its_record_is_seen(domain_admin_client, domain):
+    key = DkimKey.objects.get(domain=domain)
+    assert key.state == "pending" and key.bits == 2048 and key.published_at is None
+    page = domain_admin_client.get("/domains/example.org/dns/")
+    assertContains(page, "Mail from example.org leaves unsigned.")
+    assertContains(page, f"{key.selector}._domainkey.example.org.")
+    assert "rspamd/dkim/example.org" not in " ".join(render(take_snapshot(), host_config()))
+    actions.key_seen_published(key)  # what a live check does when it finds the record (tests/dns)
+    key.refresh_from_db()
+    assert key.state == "active" and key.published_at
+    assert f"rspamd/dkim/example.org.{key.selector}.key" in render(take_snapshot(), host_config())
+    assertNotContains(domain_admin_client.get("/domains/example.org/dns/"), "leaves unsigned")
+
+
+def test_signing_never_switches_to_a_key_whose_record_was_not_seen_unless_told_to(domain_admin_client, domain):
+    first = DkimKey.objects.get(domain=domain)
+    actions.key_seen_published(first)
+    second = actions.create_dkim_key(domain, actor=COMMAND_LINE, selector="next")
+    response = domain_admin_client.post(f"/domains/example.org/dns/dkim/{second.pk}/activate/", follow=True)
+    assertContains(response, "has not been seen in DNS yet")
+    second.refresh_from_db()
+    assert second.state == "pending"
+    domain_admin_client.post(f"/domains/example.org/dns/dkim/{second.pk}/activate/", {"unpublished_ok": "yes"})
+    second.refresh_from_db()
+    assert second.state == "active"
+    entry = AuditEntry.objects.get(action="activated", object_name="next._domainkey.example.org")
+    assert entry.changes["record seen in DNS"] == [None, False]
+
+
 def test_rotation_for_people_who_paste_dns_by_hand(domain_admin_client, domain):
-    domain_admin_client.post("/domains/example.org/dns/dkim/new/", {"kind": "rsa-2048", "selector": ""})
-    first = DkimKey.objects.get()
-    assert first.state == "pending" and first.bits == 2048
-    assertContains(domain_admin_client.get("/domains/example.org/dns/"), f"{first.selector}._domainkey.example.org.")
-    domain_admin_client.post(f"/domains/example.org/dns/dkim/{first.pk}/activate/")
+    first = DkimKey.objects.get(domain=domain)
+    actions.key_seen_published(first)  # the new domain's key, seen published: it signs
     domain_admin_client.post("/domains/example.org/dns/dkim/new/", {"kind": "rsa-2048", "selector": "next"})
     second = DkimKey.objects.get(selector="next")
+    assertContains(domain_admin_client.get("/domains/example.org/dns/"), "next._domainkey.example.org.")
     files = render(take_snapshot(), host_config())
     assert f"rspamd/dkim/example.org.{first.selector}.key" in files and "rspamd/dkim/example.org.next.key" not in files
+    actions.key_seen_published(second)  # published and seen: still pending, the admin switches
+    second.refresh_from_db()
+    assert second.state == "pending"
     domain_admin_client.post(f"/domains/example.org/dns/dkim/{second.pk}/activate/")
     first.refresh_from_db()
     assert first.state == "retired" and first.retired_at
@@ -125,6 +156,7 @@ def test_rotation_for_people_who_paste_dns_by_hand(domain_admin_client, domain):
 
 
 def test_key_rules(domain_admin_client, domain):
+    DkimKey.objects.filter(domain=domain).delete()
     response = domain_admin_client.post("/domains/example.org/dns/dkim/new/", {"kind": "ed25519"})
     assertContains(response, "Add an RSA key first")
     response = domain_admin_client.post(
@@ -139,7 +171,7 @@ def test_key_rules(domain_admin_client, domain):
 
 
 def test_private_keys_never_appear_in_a_page(domain_admin_client, domain):
-    key = actions.create_dkim_key(domain, actor=COMMAND_LINE)
+    key = DkimKey.objects.get(domain=domain)
     page = domain_admin_client.get("/domains/example.org/dns/").content.decode()
     assert "PRIVATE KEY" not in page and key.private_key_encrypted not in page
     assert key.public_key in page
