@@ -58,7 +58,7 @@ TABLES = ("domains", "passwds", "virtuals", "vusers", "senderaddrs")
 FILES = {
     "dovecot/dovecot.conf": ("root", "root", 0o644),
     "dovecot/users": ("root", "dovecot", 0o640),
-    "smtpd/smtpd.conf": ("root", "root", 0o644),
+    "smtpd/smtpd.conf": ("root", "root", 0o600),  # holds the SRS key; smtpd reads it as root
     **{f"smtpd/{table}": ("root", "opensmtpd", 0o640) for table in TABLES},
     "smtpd/mailname": ("root", "root", 0o644),
     "smtpd/filter-rspamd": ("root", "root", 0o755),

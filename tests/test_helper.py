@@ -82,7 +82,7 @@ def test_it_installs_a_generation_and_points_the_daemons_paths_at_it(sandbox):
         "dovecot/users": "0o640",
         "smtpd/passwds": "0o640",
         "smtpd/filter-rspamd": "0o755",
-        "smtpd/smtpd.conf": "0o644",
+        "smtpd/smtpd.conf": "0o600",
     }
 
 

@@ -8,7 +8,16 @@ from core.quota import format_quota, parse_quota
 
 @pytest.mark.parametrize(
     ("typed", "stored"),
-    [("0", 0), ("unlimited", 0), ("500M", 500), ("2G", 2048), ("1.5G", 1536), ("1.5M", 2), ("1T", 1024**2), ("1 MB", 1)],
+    [
+        ("0", 0),
+        ("unlimited", 0),
+        ("500M", 500),
+        ("2G", 2048),
+        ("1.5G", 1536),
+        ("1.5M", 2),
+        ("1T", 1024**2),
+        ("1 MB", 1),
+    ],
 )
 def test_it_reads_sizes_as_people_write_them(typed, stored):
     assert parse_quota(typed) == stored

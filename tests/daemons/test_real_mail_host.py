@@ -193,7 +193,7 @@ def test_the_helper_installs_files_with_the_owners_and_modes_the_daemons_need(la
         "smtpd/passwds": ("root", "opensmtpd", "640"),
         "smtpd/virtuals": ("root", "opensmtpd", "640"),
         "rspamd/dkim/example.org.rsa2026.key": ("root", "_rspamd", "640"),
-        "smtpd/smtpd.conf": ("root", "root", "644"),
+        "smtpd/smtpd.conf": ("root", "root", "600"),
     }
     for rel, (owner, group, mode) in expected.items():
         out = subprocess.run(
