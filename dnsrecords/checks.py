@@ -3,12 +3,16 @@
 Each expected Record gets a Result: ok, missing, different (both values shown), conflicting
 (two SPF or DMARC records, an MX target that is a CNAME or has no address, a PTR that does not
 forward-confirm), or error (no answer in time). Meaning is compared, not strings: TXT strings
-are joined, DKIM keys compared as bytes, DMARC and other tag lists as tags, and SPF evaluated
-to prove the mail host's addresses pass within the limit of 10 DNS lookups.
+are joined, DKIM keys compared as bytes, DMARC and other tag lists as tags, a DMARC report
+authorisation as the bare v=DMARC1 it is, and SPF evaluated (dnsrecords.spf) to prove the mail
+host's addresses get what the page's record gives them: pass, or fail for a parked domain. A
+malformed SPF record, ours or one reached through include:, is a finding (permerror, with the
+reason), never an exception.
 """
 
 import base64
 import ipaddress
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -20,10 +24,10 @@ import dns.rdatatype
 import dns.resolver
 import dns.reversename
 
+from dnsrecords import spf
 from dnsrecords.expected import ABSENT, MailHostDns, Record
 
 OK, MISSING, DIFFERENT, CONFLICTING, ERROR = "ok", "missing", "different", "conflicting", "error"
-SPF_LOOKUP_LIMIT = 10
 
 
 class LookupFailed(Exception):
@@ -62,7 +66,8 @@ class Lookup:
                 self.cache[key] = (
                     list(rrset) if rrset is not None and rrset.rdtype == dns.rdatatype.from_text(rdtype) else []
                 )
-            except dns.resolver.NXDOMAIN:
+            except (dns.resolver.NXDOMAIN, dns.exception.SyntaxError, dns.name.NameTooLong):
+                # No such name, or none DNS can hold (an SPF macro can build one): nothing there.
                 self.cache[key] = []
             except (dns.exception.Timeout, dns.resolver.NoNameservers, dns.resolver.LifetimeTimeout) as e:
                 raise LookupFailed(f"no answer for {key[0]} {rdtype}: {type(e).__name__}") from None
@@ -90,81 +95,62 @@ def _txt_with_prefix(lookup: Lookup, record: Record) -> tuple[list[str], list[st
 # --- SPF ----------------------------------------------------------------------------------------
 
 
-def spf_evaluate(domain: str, address: str, lookup: Lookup, counter: list[int]) -> str:
-    """RFC 7208 check_host() for the mechanisms a mail host uses: ip4, ip6, a, mx, include,
-    redirect, all (exists and ptr are counted but never match). Returns pass, fail, softfail,
-    neutral, none or permerror."""
-    records = [t for t in lookup.txt(domain) if t.lower().startswith("v=spf1 ") or t.lower() == "v=spf1"]
-    if not records:
-        return "none"
-    if len(records) > 1:
-        return "permerror"
-    ip = ipaddress.ip_address(address)
-    qualifiers = {"+": "pass", "-": "fail", "~": "softfail", "?": "neutral"}
-    redirect = None
-    for term in records[0].split()[1:]:
-        if term.lower().startswith("redirect="):
-            redirect = term.split("=", 1)[1]
-            continue
-        if "=" in term:
-            continue  # other modifiers (exp=) do not change the result
-        qualifier = qualifiers.get(term[0])
-        mechanism = term[1:] if qualifier else term
-        qualifier = qualifier or "pass"
-        name, _, argument = mechanism.partition(":")
-        name, _, cidr = name.lower().partition("/")
-        target = argument.split("/")[0] if argument else domain
-        if name in ("include", "a", "mx", "ptr", "exists"):
-            counter[0] += 1
-            if counter[0] > SPF_LOOKUP_LIMIT:
-                return "permerror"
-        if name == "all":
-            return qualifier
-        if name in ("ip4", "ip6"):
-            if ip in ipaddress.ip_network(argument, strict=False):
-                return qualifier
-        elif name == "a":
-            if _host_has(lookup, target, ip):
-                return qualifier
-        elif name == "mx":
-            if any(_host_has(lookup, str(mx.exchange), ip) for mx in lookup(target, "MX")):
-                return qualifier
-        elif name == "include":
-            result = spf_evaluate(target, address, lookup, counter)
-            if result == "pass":
-                return qualifier
-            if result in ("permerror", "none"):
-                return "permerror"
-    if redirect:
-        counter[0] += 1
-        return spf_evaluate(redirect, address, lookup, counter) if counter[0] <= SPF_LOOKUP_LIMIT else "permerror"
-    return "neutral"
-
-
-def _host_has(lookup: Lookup, host: str, ip) -> bool:
-    rdtype = "AAAA" if ip.version == 6 else "A"
-    return any(ipaddress.ip_address(r.address) == ip for r in lookup(host, rdtype))
-
-
 def check_spf(record: Record, lookup: Lookup, host: MailHostDns) -> Result:
-    found, _ = _txt_with_prefix(lookup, record)
+    """The live record must leave the mail host with the verdict the page's record gives it (pass
+    for a domain that sends, fail for a parked one) and end with the same “all”."""
+    found = spf.select_records(lookup.txt(record.name))
     if not found:
         return Result(record.key, MISSING, "No SPF record: receivers cannot tell which servers may send.")
     if len(found) > 1:
         return Result(record.key, CONFLICTING, f"{len(found)} SPF records: receivers treat this as an error.", found)
-    problems = []
-    counter = [0]
+    try:
+        wanted = spf.parse_record(record.value)
+    except spf.SpfSyntaxError as e:
+        # Saved before the policy form checked each term: the advice itself is broken.
+        return Result(
+            record.key, DIFFERENT, f"The record this page shows is itself invalid ({e}): fix the SPF policy.", found
+        )
+    try:
+        live = spf.parse_record(found[0])
+    except spf.SpfSyntaxError as e:
+        return Result(record.key, DIFFERENT, f"Receivers treat this record as an error (permerror): {e}.", found)
+    sends = any(isinstance(t, spf.Directive) and t.mechanism != "all" for t in wanted)
+    live_all, wanted_all = _final_all(live), _final_all(wanted)
+    expected = wanted_all.result if wanted_all and not sends else "pass"
+    verdicts: dict[tuple[str, str], list[str]] = {}
+    lookups = 0
     for address in host.addresses:
-        counter = [0]
-        result = spf_evaluate(record.name, address, lookup, counter)
-        if result != "pass":
-            problems.append(f"the mail host {address} gets “{result}”")
-    expected_all, live_all = record.value.split()[-1], found[0].split()[-1]
-    if live_all != expected_all:
-        problems.append(f"it ends with {live_all}, not {expected_all}")
+        verdict = spf.check_host(record.name, address, lookup, helo=host.hostname)
+        lookups = max(lookups, verdict.lookups)
+        if verdict.result != expected:
+            verdicts.setdefault((verdict.result, verdict.reason), []).append(address)
+    problems = []
+    for (result, reason), addresses in verdicts.items():
+        problem = f"the mail host {', '.join(addresses)} gets “{result}”"
+        if reason:
+            problem += f": {reason}"
+        elif not sends:
+            problem += ", but this domain sends no mail"
+        problems.append(problem)
+    if _all_text(live_all) != _all_text(wanted_all):
+        problems.append(
+            f"it ends with {_all_text(live_all)}, not {_all_text(wanted_all)}"
+            if live_all
+            else f"it does not end with {_all_text(wanted_all)}"
+        )
     if problems:
-        return Result(record.key, DIFFERENT, "; ".join(problems), found)
-    return Result(record.key, OK, f"The mail host passes; {counter[0]} of {SPF_LOOKUP_LIMIT} lookups used.", found)
+        return Result(record.key, DIFFERENT, "; ".join(problems) + ".", found)
+    if not sends:
+        return Result(record.key, OK, "No server may send as this domain, the mail host included.", found)
+    return Result(record.key, OK, f"The mail host passes; {lookups} of {spf.MAX_LOOKUPS} lookups used.", found)
+
+
+def _final_all(terms: list[spf.Term]) -> spf.Directive | None:
+    return next((t for t in terms if isinstance(t, spf.Directive) and t.mechanism == "all"), None)
+
+
+def _all_text(directive: spf.Directive | None) -> str:
+    return f"{directive.qualifier}all" if directive else ""
 
 
 # --- the other record types ---------------------------------------------------------------------
@@ -255,7 +241,8 @@ def check_ptr(record: Record, lookup: Lookup, host: MailHostDns) -> Result:
         return Result(
             record.key, DIFFERENT, f"The reverse DNS of {address} names {', '.join(live)}, not {host.hostname}.", live
         )
-    if not _host_has(lookup, host.hostname, ipaddress.ip_address(address)):
+    forward = lookup(host.hostname, "AAAA" if ":" in address else "A")
+    if ipaddress.ip_address(address) not in {ipaddress.ip_address(r.address) for r in forward}:
         return Result(
             record.key,
             CONFLICTING,
@@ -263,6 +250,21 @@ def check_ptr(record: Record, lookup: Lookup, host: MailHostDns) -> Result:
             live,
         )
     return Result(record.key, OK, "Reverse DNS names the mail host, and the mail host resolves back.", live)
+
+
+def check_report_authorisation(record: Record, lookup: Lookup) -> Result:
+    """RFC 7489 §7.1: the report domain agrees to receive another domain's DMARC reports by
+    publishing a record that starts with v=DMARC1; nothing else is required of it."""
+    report_domain = record.name.partition("._report._dmarc.")[2]
+    found = [t for t in lookup.txt(record.name) if re.match(r"v\s*=\s*DMARC1\s*(;|$)", t.strip(), re.IGNORECASE)]
+    if not found:
+        return Result(
+            record.key,
+            MISSING,
+            f"{report_domain} has not agreed to receive this domain's DMARC reports: receivers"
+            " will not send them there.",
+        )
+    return Result(record.key, OK, f"{report_domain} accepts this domain's DMARC reports.", found)
 
 
 def check_record(record: Record, lookup: Lookup, host: MailHostDns) -> Result:
@@ -278,6 +280,8 @@ def check_record(record: Record, lookup: Lookup, host: MailHostDns) -> Result:
             return check_address(record, lookup)
         if record.type == "PTR":
             return check_ptr(record, lookup, host)
+        if "._report._dmarc." in record.name:
+            return check_report_authorisation(record, lookup)
         prefix = record.value.split(";")[0].split(" ")[0].lower()
         if prefix == "v=spf1":
             return check_spf(record, lookup, host)

@@ -3,12 +3,13 @@ from django.core.exceptions import ValidationError
 
 from core.addresses import normalize_address, normalize_domain
 from core.forms import PlainLabels
+from dnsrecords import spf
 from dnsrecords.data import parse_mx
 from domains import dkim
 from domains.actions import POLICY_FIELDS
 from domains.models import DomainPolicy
 
-_SPF_MECHANISM_NAMES = ("a", "mx", "ip4", "ip6", "include", "exists", "ptr")
+_SPF_FINAL_ALL = "Write only the mechanisms; the final “all” is chosen below."
 
 
 class PolicyForm(PlainLabels, forms.ModelForm):
@@ -32,18 +33,34 @@ class PolicyForm(PlainLabels, forms.ModelForm):
         return "\n".join(lines)
 
     def clean_spf_mechanisms(self) -> str:
+        """Each term by the SPF grammar (dnsrecords.spf), names a host can have, and no more DNS
+        lookups than SPF allows: a record receivers would reject is never offered for pasting."""
         terms = self.cleaned_data["spf_mechanisms"].split()
-        for term in terms:
-            name = term.lstrip("+-~?").split(":")[0].split("/")[0].lower()
-            if name == "all" or term.lower().startswith(("redirect=", "v=spf1")):
-                raise ValidationError("Write only the mechanisms; the final “all” is chosen below.")
-            if name not in _SPF_MECHANISM_NAMES or not term.isascii() or any(c in term for c in '";\\'):
-                raise ValidationError(f"“{term}” is not an SPF mechanism (a, mx, ip4:, ip6:, include:, exists:).")
-        lookups = sum(
-            1 for t in terms if t.lstrip("+-~?").split(":")[0].lower() in ("a", "mx", "include", "exists", "ptr")
-        )
-        if lookups > 10:
-            raise ValidationError(f"{lookups} mechanisms need DNS lookups; SPF allows 10 at most.")
+        own_domain = self.instance.domain.name if self.instance.domain_id else ""
+        problems, directives = [], []
+        for text in terms:
+            if text.lower().startswith((spf.VERSION, "redirect=")):
+                raise ValidationError(_SPF_FINAL_ALL)
+            try:
+                term = spf.parse_term(text)
+            except spf.SpfSyntaxError as e:
+                problems.append(f"{e}.")
+                continue
+            if isinstance(term, spf.Modifier):
+                problems.append(f"“{text}” is a modifier, not an SPF mechanism; write only mechanisms here.")
+            elif term.mechanism == "all":
+                raise ValidationError(_SPF_FINAL_ALL)
+            elif problem := term.domain_spec and spf.host_name_problem(term.domain_spec):
+                problems.append(f"“{text}”: {problem}.")
+            elif term.mechanism == "include" and term.domain_spec.lower().rstrip(".") in ("%{d}", own_domain):
+                problems.append(f"“{text}” includes this domain's own record, a loop receivers reject.")
+            else:
+                directives.append(term)
+        if problems:
+            raise ValidationError(problems)
+        lookups = spf.lookups_needed(directives)
+        if lookups > spf.MAX_LOOKUPS:
+            raise ValidationError(f"{lookups} mechanisms need DNS lookups; SPF allows {spf.MAX_LOOKUPS} at most.")
         return " ".join(terms) or "mx"
 
     def _report_address(self, field: str) -> str:
