@@ -1,8 +1,9 @@
 """Reading the database into dnsrecords' plain inputs."""
 
 from django.conf import settings
+from django.db import models
 
-from dnsrecords.expected import DkimPublished, DomainDns, MailHostDns, Record, expected_records
+from dnsrecords.expected import REQUIRED, DkimPublished, DomainDns, MailHostDns, Record, expected_records
 from dnsrecords.models import RecordCheck
 from domains import dkim
 from domains.models import DkimKey, Domain, DomainPolicy
@@ -63,7 +64,30 @@ def mail_host_dns() -> MailHostDns:
 
 
 def records_for(domain: Domain) -> list[Record]:
-    return expected_records(domain_dns(domain), mail_host_dns())
+    """The domain's records. A DMARC report authorisation (RFC 7489 §7.1) lives in the zone of the
+    domain that receives the reports: when the panel manages that domain too, it is listed
+    there, with that domain's other records, and not here."""
+    managed = set(Domain.objects.values_list("name", flat=True))
+    records = [r for r in expected_records(domain_dns(domain), mail_host_dns()) if not (r.zone and r.zone in managed)]
+    return records + _report_authorisations(domain)
+
+
+def _report_authorisations(report_domain: Domain) -> list[Record]:
+    suffix = "@" + report_domain.name
+    senders = DomainPolicy.objects.filter(
+        models.Q(dmarc_rua__endswith=suffix) | models.Q(dmarc_ruf__endswith=suffix), parked=False
+    ).exclude(domain=report_domain)
+    names = sorted(senders.values_list("domain__name", flat=True))
+    return [
+        Record(
+            f"{name}._report._dmarc.{report_domain.name}",
+            "TXT",
+            "v=DMARC1",
+            REQUIRED,
+            f"Lets this domain receive {name}'s DMARC reports (RFC 7489 §7.1).",
+        )
+        for name in names
+    ]
 
 
 def unsigned_reason(domain: Domain) -> str:

@@ -123,6 +123,13 @@ def expected_records(domain: DomainDns, host: MailHostDns) -> list[Record]:
                 REQUIRED,
                 "Receivers reject anything claiming to come from this domain.",
             ),
+            Record(
+                f"_mta-sts.{name}",
+                "TXT",
+                "v=STSv1",
+                ABSENT,
+                "A parked domain has no MTA-STS policy: a leftover record here points senders at one that is gone.",
+            ),
         ]
     records = [
         Record(name, "MX", f"{preference} {target}.", REQUIRED, "Mail for the domain goes to this host.")
@@ -179,27 +186,34 @@ def expected_records(domain: DomainDns, host: MailHostDns) -> list[Record]:
             "Sending servers report TLS failures to you (RFC 8460).",
         )
     )
-    if domain.mta_sts_mode != "none":
+    # Mode "none" is the way out (RFC 8461 §8.3): the policy is still served, saying "none",
+    # under a new id, until senders' cached policies (max_age) have expired.
+    opting_out = domain.mta_sts_mode == "none"
+    records.append(
+        Record(
+            f"_mta-sts.{name}",
+            "TXT",
+            f"v=STSv1; id={mta_sts_id(domain, host)}",
+            RECOMMENDED,
+            (
+                "Opting out: senders fetch the policy saying “mode: none”. Remove this record and the mta-sts "
+                f"address only after {domain.mta_sts_max_age} seconds (max_age) have passed."
+            )
+            if opting_out
+            else "Tells senders an MTA-STS policy exists; the id changes whenever the policy does.",
+        )
+    )
+    for address in host.web_addresses or host.addresses:
+        kind = "AAAA" if ":" in address else "A"
         records.append(
             Record(
-                f"_mta-sts.{name}",
-                "TXT",
-                f"v=STSv1; id={mta_sts_id(domain, host)}",
+                f"mta-sts.{name}",
+                kind,
+                address,
                 RECOMMENDED,
-                "Tells senders an MTA-STS policy exists; the id changes whenever the policy does.",
+                "The web server that serves the MTA-STS policy over HTTPS.",
             )
         )
-        for address in host.web_addresses or host.addresses:
-            kind = "AAAA" if ":" in address else "A"
-            records.append(
-                Record(
-                    f"mta-sts.{name}",
-                    kind,
-                    address,
-                    RECOMMENDED,
-                    "The web server that serves the MTA-STS policy over HTTPS.",
-                )
-            )
     for address in host.addresses:
         kind = "AAAA" if ":" in address else "A"
         zone = "" if host.hostname.endswith("." + name) or host.hostname == name else host.hostname.partition(".")[2]

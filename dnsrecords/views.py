@@ -104,7 +104,7 @@ def dns_zone(request: HtmxHttpRequest, name: str) -> HttpResponse:
 
 @admin_required
 def dns_zone_all(request: HtmxHttpRequest) -> HttpResponse:
-    domains = Domain.objects.managed_by(request.user).filter(active=True, alias_of=None)
+    domains = Domain.objects.managed_by(request.user).filter(active=True)
     return _zone_response("\n".join(zone_text(d.name, records_for(d)) for d in domains), "mailadmin-domains.zone")
 
 
@@ -197,10 +197,11 @@ def mta_sts_txt(request: HtmxHttpRequest) -> HttpResponse:
     host = request.get_host().split(":")[0].lower()
     if not host.startswith("mta-sts."):
         raise Http404("not an mta-sts host")
-    domain = Domain.objects.filter(name=host.removeprefix("mta-sts."), active=True, alias_of=None).first()
+    receiving = Domain.objects.filter(active=True).exclude(alias_of__active=False)
+    domain = receiving.filter(name=host.removeprefix("mta-sts.")).first()
     if domain is None:
         raise Http404("unknown domain")
     dns = domain_dns(domain)
-    if dns.parked or dns.mta_sts_mode == "none":
+    if dns.parked:  # mode none is served: that is how a domain opts out (RFC 8461 §8.3)
         raise Http404("no policy")
     return HttpResponse(mta_sts_policy(dns, mail_host_dns()), content_type="text/plain; charset=utf-8")

@@ -203,7 +203,7 @@ def vet(snapshot: Snapshot, host: HostConfig) -> Vetted:
             keys.append(key)
     policies = []
     for domain, policy in snapshot.mta_sts_policies:
-        if domain not in exported or not re.fullmatch(r"(?:[A-Za-z0-9_:. -]+\r\n)+", policy):
+        if domain not in receiving or not re.fullmatch(r"(?:[A-Za-z0-9_:. -]+\r\n)+", policy):
             problems.append(
                 Problem(domain, f"MTA-STS policy of {domain}", "not plain STSv1 text with CRLF line endings")
             )

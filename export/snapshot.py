@@ -62,7 +62,7 @@ def mta_sts_policies(names: dict[int, str]) -> tuple[tuple[str, str], ...]:
     found = []
     for domain_id, name in sorted(names.items(), key=lambda item: item[1]):
         dns = policy_dns(name, policies.get(domain_id))
-        if not dns.parked and dns.mta_sts_mode != "none":
+        if not dns.parked:  # mode none is served too: it is how a domain opts out (RFC 8461 §8.3)
             found.append((name, mta_sts_policy(dns, host)))
     return tuple(found)
 
@@ -99,6 +99,7 @@ def take_snapshot() -> Snapshot:
         # Mailboxes are read in one scan, without a join, and named here: at 100,000 rows this
         # takes a quarter of the time of a join or an IN list over the domains.
         names = dict(Domain.objects.filter(active=True, alias_of=None).values_list("pk", "name"))
+        receiving = dict(Domain.objects.filter(active=True).exclude(alias_of__active=False).values_list("pk", "name"))
         rows = (
             Mailbox.objects.filter(active=True)
             .order_by()
@@ -122,7 +123,8 @@ def take_snapshot() -> Snapshot:
         )
         alias_signing = _alias_domain_keys(keys)
         return Snapshot(
-            mta_sts_policies=mta_sts_policies(names),
+            # Alias domains receive mail at the same MX, so they serve a policy too.
+            mta_sts_policies=mta_sts_policies(receiving),
             domains=tuple(name for name, active, target, _ in domains if active and target is None),
             alias_domains=tuple(
                 (name, target) for name, active, target, target_active in domains if active and target and target_active

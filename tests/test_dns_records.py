@@ -11,7 +11,7 @@ from dnsrecords.data import records_for
 from dnsrecords.expected import DomainDns, MailHostDns, expected_records, mta_sts_id
 from dnsrecords.zonefile import txt_strings, zone_text
 from domains import actions
-from domains.models import DkimKey
+from domains.models import DkimKey, Domain
 from export.host import host_config
 from export.render import render
 from export.snapshot import take_snapshot
@@ -46,7 +46,9 @@ def test_a_parked_domain_publishes_that_it_sends_and_receives_nothing():
         ("parked.example", "MX", "0 ."),
         ("parked.example", "TXT", "v=spf1 -all"),
         ("_dmarc.parked.example", "TXT", "v=DMARC1; p=reject; sp=reject; adkim=s; aspf=s"),
+        ("_mta-sts.parked.example", "TXT", "v=STSv1"),
     ]
+    assert records[-1].level == "delete"  # a leftover MTA-STS record is flagged
 
 
 def test_reports_to_another_domain_need_its_authorisation_record():
@@ -213,3 +215,44 @@ def test_the_mta_sts_policy_is_served_to_its_host_with_crlf(client, domain, sett
     assert response.content == b"version: STSv1\r\nmode: testing\r\nmx: mail.example.org\r\nmax_age: 86400\r\n"
     assert client.get("/.well-known/mta-sts.txt", HTTP_HOST="mta-sts.unknown.example").status_code == 404
     assertNotContains(client.get("/.well-known/mta-sts.txt"), "STSv1", status_code=404)
+
+
+def test_opting_out_of_mta_sts_serves_mode_none_under_a_new_id_until_max_age_passes(
+    domain_admin_client, domain, settings
+):
+    from domains.models import DomainPolicy
+
+    settings.ALLOWED_HOSTS = ["mta-sts.example.org"]
+    DomainPolicy.objects.update_or_create(domain=domain, defaults={"mta_sts_mode": "enforce"})
+    enforcing = {r.name: r for r in records_for(domain)}["_mta-sts.example.org"]
+    DomainPolicy.objects.filter(domain=domain).update(mta_sts_mode="none")
+    opting_out = {r.name: r for r in records_for(domain)}
+    assert opting_out["_mta-sts.example.org"].value != enforcing.value
+    assert "Remove this record" in opting_out["_mta-sts.example.org"].reason and "mta-sts.example.org" in opting_out
+    policy = domain_admin_client.get("/.well-known/mta-sts.txt", HTTP_HOST="mta-sts.example.org")
+    assert policy.status_code == 200 and b"mode: none\r\n" in policy.content
+
+
+def test_an_alias_domain_serves_the_mta_sts_policy_it_advertises_and_is_in_the_zone_of_all(
+    superadmin_client, domain, settings
+):
+    settings.ALLOWED_HOSTS = ["mta-sts.example.net", "testserver"]
+    actions.create_domain("example.net", actor=COMMAND_LINE, alias_of=domain)
+    advertised = {r.name for r in records_for(Domain.objects.get(name="example.net"))}
+    assert "_mta-sts.example.net" in advertised and "mta-sts.example.net" in advertised
+    policy = superadmin_client.get("/.well-known/mta-sts.txt", HTTP_HOST="mta-sts.example.net")
+    assert policy.status_code == 200 and policy.content.startswith(b"version: STSv1\r\n")
+    assert "$ORIGIN example.net." in superadmin_client.get("/dns/all.zone").content.decode()
+    files = render(take_snapshot(), host_config())
+    assert files["smtpd/domains"].decode().splitlines().count("example.net") == 1
+    assert "mta-sts/example.net.txt" in files
+
+
+def test_a_report_authorisation_is_listed_on_the_report_domains_own_page_when_managed_here(domain, other_domain):
+    from domains.models import DomainPolicy
+
+    DomainPolicy.objects.update_or_create(domain=domain, defaults={"dmarc_rua": "reports@other.example"})
+    assert not [r for r in records_for(domain) if "_report._dmarc" in r.name]
+    auth = [r for r in records_for(other_domain) if "_report._dmarc" in r.name]
+    assert [(r.name, r.value, r.zone) for r in auth] == [("example.org._report._dmarc.other.example", "v=DMARC1", "")]
+    assert "example.org._report._dmarc" in zone_text("other.example", records_for(other_domain))

@@ -2,7 +2,9 @@
 
 from pytest_django.asserts import assertContains
 
+from audit.log import COMMAND_LINE
 from audit.models import AuditEntry
+from domains.actions import create_domain
 from domains.models import Domain
 from tests.helpers import htmx
 
@@ -90,3 +92,13 @@ def test_dashboard_counts_and_search(domain_admin_client, domain, mailbox, other
     assertContains(page, "<td>1</td>", html=True)
     results = domain_admin_client.get("/?q=zzz", **htmx("domain-results"))
     assertContains(results, "No domain starts with “zzz”.")
+
+
+def test_a_domain_admin_can_open_the_alias_domains_their_domain_receives_for(domain_admin_client, domain, other_domain):
+    create_domain("example.net", actor=COMMAND_LINE, alias_of=domain)
+    create_domain("other.net", actor=COMMAND_LINE, alias_of=other_domain)
+    page = domain_admin_client.get("/domains/example.org/")
+    assertContains(page, 'href="/domains/example.net/"')
+    assert domain_admin_client.get("/domains/example.net/").status_code == 200
+    assert domain_admin_client.get("/domains/example.net/dns/").status_code == 200
+    assert domain_admin_client.get("/domains/other.net/").status_code == 404
