@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts import mailpasswords
 from accounts.aliasrules import check_alias
+from accounts.forms import clean_admin_name
 from accounts.models import Alias, Mailbox, User
 from audit.log import Actor, diff, record, snapshot
 from core.addresses import normalize_address, normalize_local_part
@@ -224,8 +225,10 @@ def delete_alias(alias: Alias, *, actor: Actor, _deleting: set[int] | None = Non
 
 @transaction.atomic
 def create_admin(username: str, password: str, *, actor: Actor, superadmin: bool, domains: list[Domain] = ()) -> User:
-    if "@" in username:
-        raise ValidationError({"username": "An admin name cannot contain @: addresses sign in mailbox users."})
+    try:
+        username = clean_admin_name(username)  # every way of creating an admin gets the same rules
+    except ValidationError as e:
+        raise ValidationError({"username": e.messages}) from None
     if User.objects.filter(username=username).exists():
         raise ValidationError({"username": f"There is already an admin called {username}."})
     user = User(username=username, is_superuser=superadmin, is_staff=superadmin)

@@ -150,7 +150,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # Tests use a file too: an in-memory database shared between threads locks whole tables
     # instead of waiting, which the live-server tests' concurrent requests would trip over.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # One per test process: two runs in one checkout must not share (and corrupt) one file.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
     # The database holds sessions and hashes: create it readable by its owner only (SQLite
     # gives its -wal and -shm files the database file's mode). An existing file keeps its mode.
     _sqlite = Path(DATABASES["default"]["NAME"])

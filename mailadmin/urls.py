@@ -1,10 +1,16 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from accounts import views as accounts
 from audit import views as audit
+from core.urls import DomainNameConverter, LocalPartConverter
 from dnsrecords import views as dnsrecords
 from domains import views as domains
 from export import views as export
+
+# Names in URLs are stored forms (A-labels, lowercase local parts): anything else, a NUL byte
+# included, is a 404 before any query.
+register_converter(DomainNameConverter, "domain")
+register_converter(LocalPartConverter, "localpart")
 
 urlpatterns = [
     path("", domains.dashboard, name="dashboard"),
@@ -20,22 +26,26 @@ urlpatterns = [
     path("domains/new/", domains.domain_create, name="domain_create"),
     path("dns/all.zone", dnsrecords.dns_zone_all, name="dns_zone_all"),
     path(".well-known/mta-sts.txt", dnsrecords.mta_sts_txt, name="mta_sts_txt"),
-    path("domains/<str:name>/", accounts.domain_detail, name="domain_detail"),
-    path("domains/<str:name>/edit/", domains.domain_edit, name="domain_edit"),
-    path("domains/<str:name>/delete/", domains.domain_delete, name="domain_delete"),
-    path("domains/<str:name>/dns/", dnsrecords.dns_page, name="dns_page"),
-    path("domains/<str:name>/dns/check/", dnsrecords.dns_check, name="dns_check"),
-    path("domains/<str:name>/dns/check/<int:index>/", dnsrecords.dns_check_one, name="dns_check_one"),
-    path("domains/<str:name>/dns/zone/", dnsrecords.dns_zone, name="dns_zone"),
-    path("domains/<str:name>/dns/policy/", dnsrecords.policy_edit, name="policy_edit"),
-    path("domains/<str:name>/dns/dkim/new/", dnsrecords.dkim_create, name="dkim_create"),
-    path("domains/<str:name>/dns/dkim/<int:key_id>/activate/", dnsrecords.dkim_activate, name="dkim_activate"),
-    path("domains/<str:name>/dns/dkim/<int:key_id>/remove/", dnsrecords.dkim_remove, name="dkim_remove"),
-    path("domains/<str:name>/mailboxes/new/", accounts.mailbox_create, name="mailbox_create"),
-    path("domains/<str:name>/mailboxes/<str:local_part>/", accounts.mailbox_edit, name="mailbox_edit"),
-    path("domains/<str:name>/mailboxes/<str:local_part>/toggle/", accounts.mailbox_toggle, name="mailbox_toggle"),
-    path("domains/<str:name>/mailboxes/<str:local_part>/delete/", accounts.mailbox_delete, name="mailbox_delete"),
-    path("domains/<str:name>/aliases/new/", accounts.alias_create, name="alias_create"),
-    path("domains/<str:name>/aliases/<int:alias_id>/", accounts.alias_edit, name="alias_edit"),
-    path("domains/<str:name>/aliases/<int:alias_id>/delete/", accounts.alias_delete, name="alias_delete"),
+    path("domains/<domain:name>/", accounts.domain_detail, name="domain_detail"),
+    path("domains/<domain:name>/edit/", domains.domain_edit, name="domain_edit"),
+    path("domains/<domain:name>/delete/", domains.domain_delete, name="domain_delete"),
+    path("domains/<domain:name>/dns/", dnsrecords.dns_page, name="dns_page"),
+    path("domains/<domain:name>/dns/check/", dnsrecords.dns_check, name="dns_check"),
+    path("domains/<domain:name>/dns/check/<int:index>/", dnsrecords.dns_check_one, name="dns_check_one"),
+    path("domains/<domain:name>/dns/zone/", dnsrecords.dns_zone, name="dns_zone"),
+    path("domains/<domain:name>/dns/policy/", dnsrecords.policy_edit, name="policy_edit"),
+    path("domains/<domain:name>/dns/dkim/new/", dnsrecords.dkim_create, name="dkim_create"),
+    path("domains/<domain:name>/dns/dkim/<int:key_id>/activate/", dnsrecords.dkim_activate, name="dkim_activate"),
+    path("domains/<domain:name>/dns/dkim/<int:key_id>/remove/", dnsrecords.dkim_remove, name="dkim_remove"),
+    path("domains/<domain:name>/mailboxes/new/", accounts.mailbox_create, name="mailbox_create"),
+    path("domains/<domain:name>/mailboxes/<localpart:local_part>/", accounts.mailbox_edit, name="mailbox_edit"),
+    path(
+        "domains/<domain:name>/mailboxes/<localpart:local_part>/toggle/", accounts.mailbox_toggle, name="mailbox_toggle"
+    ),
+    path(
+        "domains/<domain:name>/mailboxes/<localpart:local_part>/delete/", accounts.mailbox_delete, name="mailbox_delete"
+    ),
+    path("domains/<domain:name>/aliases/new/", accounts.alias_create, name="alias_create"),
+    path("domains/<domain:name>/aliases/<int:alias_id>/", accounts.alias_edit, name="alias_edit"),
+    path("domains/<domain:name>/aliases/<int:alias_id>/delete/", accounts.alias_delete, name="alias_delete"),
 ]
