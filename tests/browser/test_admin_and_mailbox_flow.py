@@ -70,7 +70,8 @@ def test_admin_adds_domain_and_mailbox_user_changes_password(page: Page, live_se
     expect(rows.nth(0)).to_contain_text("changed password")
     expect(rows.nth(1)).to_contain_text("admin root")
     expect(rows.nth(1)).to_contain_text("created mailbox alice@xn--bcher-kva.example")
-    expect(rows.nth(2)).to_contain_text("created domain xn--bcher-kva.example")
+    expect(rows.nth(2)).to_contain_text("created DKIM key 202")  # every new domain gets its key
+    expect(rows.nth(3)).to_contain_text("created domain xn--bcher-kva.example")
 
 
 def test_admin_edits_disables_and_deletes_inline(page: Page, live_server):
