@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts import mailpasswords
 from accounts.aliasrules import check_alias
 from accounts.forms import clean_admin_name
-from accounts.models import Alias, Mailbox, User
+from accounts.models import Alias, Mailbox, Postmaster, User
 from audit.log import Actor, diff, record, snapshot
 from core.addresses import normalize_address, normalize_local_part
 from core.models import save_changes
@@ -83,6 +83,8 @@ def update_mailbox(
     quota_mb: int | None = None,
     active: bool | None = None,
 ) -> Mailbox:
+    if active is False and mailbox.active:
+        _keep_postmaster(mailbox.domain, mailbox.local_part, "disable")
     changes = save_changes(mailbox, _given(display_name=display_name, quota_mb=quota_mb, active=active))
     if changes:
         record(actor, "updated", "mailbox", mailbox.ascii_address, domain=mailbox.domain, changes=changes)
@@ -134,8 +136,17 @@ def _drop_destinations(addresses: set[str], *, actor: Actor, deleting: set[int])
             delete_alias(alias, actor=actor, _deleting=deleting)
 
 
+def _keep_postmaster(domain: Domain, local_part: str, change: str) -> None:
+    if Postmaster.current() in spellings(domain, local_part):
+        raise ValidationError(
+            f"{local_part}@{domain} receives the host's postmaster and abuse mail: choose another "
+            f"postmaster address (Admins → Postmaster) before you {change} it."
+        )
+
+
 @transaction.atomic
 def delete_mailbox(mailbox: Mailbox, *, actor: Actor) -> None:
+    _keep_postmaster(mailbox.domain, mailbox.local_part, "delete")
     _drop_destinations(spellings(mailbox.domain, mailbox.local_part), actor=actor, deleting=set())
     record(
         actor,
@@ -209,6 +220,7 @@ def update_alias(
 @transaction.atomic
 def delete_alias(alias: Alias, *, actor: Actor, _deleting: set[int] | None = None) -> None:
     if alias.local_part:
+        _keep_postmaster(alias.domain, alias.local_part, "delete")
         deleting = (_deleting or set()) | {alias.pk}
         _drop_destinations(spellings(alias.domain, alias.local_part), actor=actor, deleting=deleting)
     record(
@@ -271,3 +283,27 @@ def set_admin_password(user: User, password: str, *, actor: Actor) -> User:
     user.save(update_fields=["password"])
     record(actor, "changed password", "admin", user.username, domain=None, changes=PASSWORD_CHANGED)
     return user
+
+
+@transaction.atomic
+def set_postmaster(address: str, *, actor: Actor) -> Postmaster:
+    """Where postmaster@ and abuse@ of every domain (and of the mail host's own name) go, unless
+    the domain has its own. A destination here must be a live mailbox or alias, as for an alias."""
+    address = normalize_address(address)
+    local_part, _, domain_name = address.rpartition("@")
+    ours = Domain.objects.filter(name=domain_name).first()
+    if ours is not None:
+        if not ours.active:
+            raise ValidationError({"address": f"The domain {ours} is disabled here."})
+        target = ours.alias_of or ours
+        if not (
+            Mailbox.objects.filter(domain=target, local_part=local_part, active=True).exists()
+            or Alias.objects.filter(domain=target, local_part=local_part, active=True).exists()
+        ):
+            raise ValidationError({"address": f"{address} is neither a mailbox nor an alias here: add it first."})
+    before = Postmaster.current()
+    postmaster, _ = Postmaster.objects.update_or_create(pk=1, defaults={"address": address})
+    if before != address:
+        record(actor, "set", "postmaster", address, domain=None, changes={"address": [before or None, address]})
+        mark_dirty()
+    return postmaster

@@ -311,3 +311,14 @@ class AdminForm(NewPasswordMixin, PlainLabels, forms.Form):
         probe = self.admin or User(username=cleaned.get("username", ""))
         cleaned["password"] = self.clean_new_password(probe)
         return cleaned
+
+
+class PostmasterForm(PlainLabels, forms.Form):
+    address = TextField(
+        label="Postmaster address",
+        max_length=320,
+        help_text=(
+            "Every domain's postmaster@ and abuse@ deliver here, unless the domain has its own "
+            "(an alias or a mailbox with that name). A mailbox on this host, or an address elsewhere."
+        ),
+    )

@@ -96,3 +96,18 @@ class LoginFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.count}"
+
+
+class Postmaster(models.Model):
+    """The host-wide destination of every domain's postmaster@ and abuse@ (RFC 5321 §4.5.1,
+    RFC 2142), unless a domain has its own: one row, set by a superadmin."""
+
+    address = models.CharField(max_length=320, help_text="A mailbox here, or an address elsewhere.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.address
+
+    @classmethod
+    def current(cls) -> str:
+        return cls.objects.filter(pk=1).values_list("address", flat=True).first() or ""

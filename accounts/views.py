@@ -3,16 +3,19 @@ from copy import copy
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import actions, sessions, throttle
 from accounts.access import alias_for, mailbox_for
-from accounts.forms import AdminForm, AliasForm, LoginForm, MailboxForm, SelfServicePasswordForm
+from accounts.forms import AdminForm, AliasForm, LoginForm, MailboxForm, PostmasterForm, SelfServicePasswordForm
 from accounts.middleware import MailboxHttpRequest
-from accounts.models import Alias, Mailbox, User
+from accounts.models import Alias, Mailbox, Postmaster, User
 from audit.log import actor_for
 from core.access import admin_required, mailbox_required, superadmin_required
 from core.search import prefix_filter
@@ -109,6 +112,14 @@ def domain_detail(request: MailboxHttpRequest, name: str) -> HttpResponse:
     return render(request, template, domain_page_context(request, domain))
 
 
+def _refused(request: MailboxHttpRequest, name: str, error: ValidationError) -> HttpResponse:
+    """An action said no: the reason shows on the domain page, with or without htmx."""
+    messages.error(request, " ".join(error.messages))
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("domain_detail", args=[name]))
+    return redirect("domain_detail", name=name)
+
+
 def _domain_section(request: MailboxHttpRequest, domain, section: str, **forms) -> HttpResponse:
     return render(request, f"{DOMAIN_PAGE}#{section}", domain_page_context(request, domain, **forms))
 
@@ -168,7 +179,10 @@ def mailbox_edit(request: MailboxHttpRequest, name: str, local_part: str) -> Htt
 @admin_required
 def mailbox_toggle(request: MailboxHttpRequest, name: str, local_part: str) -> HttpResponse:
     mailbox = mailbox_for(request, name, local_part)
-    actions.update_mailbox(mailbox, actor=actor_for(request), active=not mailbox.active)
+    try:
+        actions.update_mailbox(mailbox, actor=actor_for(request), active=not mailbox.active)
+    except ValidationError as e:
+        return _refused(request, name, e)
     if request.htmx:
         return render(request, f"{DOMAIN_PAGE}#mailbox-row", {"mailbox": mailbox, "domain": mailbox.domain})
     messages.success(request, f"{'Enabled' if mailbox.active else 'Disabled'} {mailbox}.")
@@ -180,14 +194,17 @@ def mailbox_toggle(request: MailboxHttpRequest, name: str, local_part: str) -> H
 def mailbox_delete(request: MailboxHttpRequest, name: str, local_part: str) -> HttpResponse:
     mailbox = mailbox_for(request, name, local_part)
     if request.method == "POST":
-        actions.delete_mailbox(mailbox, actor=actor_for(request))
+        try:
+            actions.delete_mailbox(mailbox, actor=actor_for(request))
+        except ValidationError as e:
+            return _refused(request, name, e)
         if request.htmx:
             return HttpResponse("")  # the row swaps itself out
         messages.success(request, f"Deleted the mailbox {mailbox}.")
         return redirect("domain_detail", name=name)
-    return render(
-        request, "accounts/confirm_delete.html", {"object": mailbox, "kind": "mailbox", "domain": mailbox.domain}
-    )
+    affected = actions.aliases_delivering_to(actions.spellings(mailbox.domain, mailbox.local_part))
+    context = {"object": mailbox, "kind": "mailbox", "domain": mailbox.domain, "affected": affected}
+    return render(request, "accounts/confirm_delete.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -246,12 +263,19 @@ def alias_edit(request: MailboxHttpRequest, name: str, alias_id: int) -> HttpRes
 def alias_delete(request: MailboxHttpRequest, name: str, alias_id: int) -> HttpResponse:
     alias = alias_for(request, name, alias_id)
     if request.method == "POST":
-        actions.delete_alias(alias, actor=actor_for(request))
+        try:
+            actions.delete_alias(alias, actor=actor_for(request))
+        except ValidationError as e:
+            return _refused(request, name, e)
         if request.htmx:
             return HttpResponse("")
         messages.success(request, f"Deleted the alias {alias}.")
         return redirect("domain_detail", name=name)
-    return render(request, "accounts/confirm_delete.html", {"object": alias, "kind": "alias", "domain": alias.domain})
+    affected = (
+        actions.aliases_delivering_to(actions.spellings(alias.domain, alias.local_part)) if alias.local_part else []
+    )
+    context = {"object": alias, "kind": "alias", "domain": alias.domain, "affected": affected}
+    return render(request, "accounts/confirm_delete.html", context)
 
 
 @superadmin_required
@@ -299,3 +323,16 @@ def admin_form(request: MailboxHttpRequest, admin_id: int | None = None) -> Http
         messages.success(request, f"Saved the admin {saved.username}.")
         return redirect("admin_list")
     return render(request, "accounts/admin_form.html", {"form": form, "admin": admin})
+
+
+@require_http_methods(["GET", "POST"])
+@superadmin_required
+def postmaster(request: MailboxHttpRequest) -> HttpResponse:
+    form = PostmasterForm(request.POST or None, initial={"address": Postmaster.current()})
+    if request.method == "POST" and form.is_valid():
+        if run_action(form, actions.set_postmaster, form.cleaned_data["address"], actor=actor_for(request)):
+            messages.success(
+                request, "Saved. Every domain's postmaster@ and abuse@ deliver there from the next apply on."
+            )
+            return redirect("postmaster")
+    return render(request, "accounts/postmaster.html", {"form": form, "current": Postmaster.current()})

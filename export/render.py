@@ -126,6 +126,7 @@ class Vetted:
     snapshot: Snapshot
     table: dict[str, tuple[str, ...]]
     problems: tuple[Problem, ...]
+    role_keys: frozenset[str] = frozenset()  # postmaster@/abuse@ added for the host's postmaster
 
 
 def _refusal(check, *args, **kwargs) -> str | None:
@@ -217,10 +218,38 @@ def vet(snapshot: Snapshot, host: HostConfig) -> Vetted:
         dkim_keys=tuple(keys),
         mta_sts_policies=tuple(policies),
         inactive_domains=snapshot.inactive_domains,
+        postmaster=snapshot.postmaster,
     )
     table = _alias_map(vetted)
+    role_problems, role_keys = _add_role_addresses(table, snapshot.postmaster, receiving, host)
+    problems += role_problems
     problems += _drop_unreachable(table, receiving | set(snapshot.inactive_domains))
-    return Vetted(vetted, table, tuple(problems))
+    return Vetted(vetted, table, tuple(problems), role_keys)
+
+
+ROLE_ADDRESSES = ("postmaster", "abuse")  # RFC 5321 §4.5.1, RFC 2142
+
+
+def _add_role_addresses(
+    table: dict[str, tuple[str, ...]], postmaster: str, receiving: set[str], host: HostConfig
+) -> tuple[list[Problem], frozenset[str]]:
+    """postmaster@ and abuse@ of every domain, and of the mail host's own name, deliver to the
+    host's postmaster, unless the domain has that address itself (a mailbox or an alias).
+    Returns the keys added: they give nobody the right to send as them."""
+    if not postmaster:
+        return [], frozenset()
+    if reason := _refusal(_check_address, postmaster):
+        return [Problem("", "the host's postmaster", reason)], frozenset()
+    if postmaster.rpartition("@")[2] in receiving and resolve(table, postmaster) is None:
+        return [Problem("", "the host's postmaster", f"{postmaster} receives no mail here")], frozenset()
+    added = set()
+    for domain in sorted(receiving | {host.hostname}):
+        for role in ROLE_ADDRESSES:
+            address = f"{role}@{domain}"
+            if address not in table and address != postmaster:
+                table[address] = (postmaster,)
+                added.add(address)
+    return [], frozenset(added)
 
 
 def _drop_unreachable(table: dict[str, tuple[str, ...]], local: set[str]) -> list[Problem]:
@@ -337,12 +366,12 @@ def smtpd_virtuals(table: dict[str, tuple[str, ...]]) -> bytes:
     return _lines(f"{key} vmail" if not values else f"{key} {','.join(values)}" for key, values in table.items())
 
 
-def _extra_senders(table: dict[str, tuple[str, ...]]) -> dict[str, set[str]]:
+def _extra_senders(table: dict[str, tuple[str, ...]], exclude: frozenset[str] = frozenset()) -> dict[str, set[str]]:
     """For each mailbox, the addresses other than its own that deliver to it (one walk of the graph)."""
     graph = walk(table)
     extra: dict[str, set[str]] = defaultdict(set)
     for key, values in table.items():
-        if values and not key.startswith("@"):
+        if values and not key.startswith("@") and key not in exclude:
             for mailbox in graph.mailboxes.get(key, ()):
                 extra[mailbox].add(key)
     return extra
@@ -355,9 +384,11 @@ def sender_addresses(snapshot: Snapshot, table: dict[str, tuple[str, ...]] | Non
     return {m.address: [m.address, *sorted(extra.get(m.address, ()))] for m in snapshot.mailboxes}
 
 
-def smtpd_senders(snapshot: Snapshot, table: dict[str, tuple[str, ...]]) -> bytes:
+def smtpd_senders(
+    snapshot: Snapshot, table: dict[str, tuple[str, ...]], exclude: frozenset[str] = frozenset()
+) -> bytes:
     """mapping: address → the addresses it may use as MAIL FROM (sender_addresses, written out)."""
-    extra = _extra_senders(table)
+    extra = _extra_senders(table, exclude)
     return _lines(
         f"{m.address} {','.join([m.address, *sorted(extra[m.address])])}"
         if m.address in extra
@@ -544,7 +575,7 @@ def render_vetted(vetted: Vetted, host: HostConfig) -> dict[str, bytes]:
         "smtpd/passwds": smtpd_passwds(snapshot),
         "smtpd/virtuals": smtpd_virtuals(table),
         "smtpd/vusers": _lines([f"vmail {host.vmail_uid}:{host.vmail_gid}:{host.vmail_home}"]),
-        "smtpd/senderaddrs": smtpd_senders(snapshot, table),
+        "smtpd/senderaddrs": smtpd_senders(snapshot, table, vetted.role_keys),
         "smtpd/mailname": _lines([host.hostname]),
         "smtpd/filter-rspamd": FILTER_WRAPPER.format(header=HEADER, filter=host.filter_rspamd).encode(),
         "rspamd/local.d/dkim_signing.conf": rspamd_dkim_signing(snapshot, host),

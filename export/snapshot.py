@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
-from accounts.models import Alias, Mailbox
+from accounts.models import Alias, Mailbox, Postmaster
 from dnsrecords.data import mail_host_dns, policy_dns
 from dnsrecords.expected import mta_sts_policy
 from dnsrecords.models import RecordCheck
@@ -54,6 +54,8 @@ class Snapshot:
     # Our domains that receive no mail now (disabled, or an alias of a disabled one): an alias
     # destination there is dropped rather than relayed out to ourselves.
     inactive_domains: tuple[str, ...] = ()
+    # Where postmaster@ and abuse@ of every domain go unless the domain has its own ("" = unset).
+    postmaster: str = ""
 
 
 def mta_sts_policies(names: dict[int, str]) -> tuple[tuple[str, str], ...]:
@@ -125,6 +127,7 @@ def take_snapshot() -> Snapshot:
         return Snapshot(
             # Alias domains receive mail at the same MX, so they serve a policy too.
             mta_sts_policies=mta_sts_policies(receiving),
+            postmaster=Postmaster.current(),
             domains=tuple(name for name, active, target, _ in domains if active and target is None),
             alias_domains=tuple(
                 (name, target) for name, active, target, target_active in domains if active and target and target_active

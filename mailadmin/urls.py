@@ -21,6 +21,7 @@ urlpatterns = [
     path("config/", export.config_status, name="config_status"),
     path("config/apply/", export.config_apply, name="config_apply"),
     path("admins/", accounts.admin_list, name="admin_list"),
+    path("postmaster/", accounts.postmaster, name="postmaster"),
     path("admins/new/", accounts.admin_form, name="admin_create"),
     path("admins/<int:admin_id>/", accounts.admin_form, name="admin_edit"),
     path("domains/new/", domains.domain_create, name="domain_create"),

@@ -246,7 +246,9 @@ def test_a_sqlite_installation_moves_to_postgresql_without_losing_anything(tmp_p
     with psycopg.connect(postgres_url) as conn:
         assert conn.execute("SELECT local_part, quota_mb FROM accounts_mailbox").fetchall() == [("alice", 1024)]
         assert conn.execute("SELECT username, is_superuser FROM accounts_user").fetchall() == [("root", True)]
-        assert conn.execute("SELECT count(*) FROM audit_auditentry").fetchone() == (4,)  # domain, its key, mailbox, admin
+        assert conn.execute("SELECT count(*) FROM audit_auditentry").fetchone() == (
+            4,
+        )  # domain, its key, mailbox, admin
         assert conn.execute("SELECT count(*) FROM domains_dkimkey").fetchone() == (1,)
     # The moved installation works: the same mail password signs in against PostgreSQL.
     env["DATABASE_URL"] = postgres_url

@@ -170,6 +170,7 @@ def form_kwargs(form_class, domain, mailbox) -> dict:
         account_forms.AliasForm: {"domain": domain},
         account_forms.SelfServicePasswordForm: {"mailbox": mailbox, "attempt": throttle.attempt("a@b.c", "")},
         account_forms.AdminForm: {},
+        account_forms.PostmasterForm: {},
     }[form_class]
 
 

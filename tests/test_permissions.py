@@ -21,6 +21,7 @@ MATRIX = {
     "config_status": ("GET", [LOGIN, 403, 403, 403, 200]),
     "config_apply": ("POST", [LOGIN, 403, 403, 403, 302]),
     "admin_list": ("GET", [LOGIN, 403, 403, 403, 200]),
+    "postmaster": ("GET", [LOGIN, 403, 403, 403, 200]),
     "admin_create": ("GET", [LOGIN, 403, 403, 403, 200]),
     "admin_edit": ("GET", [LOGIN, 403, 403, 403, 200]),
     "domain_create": ("GET", [LOGIN, 403, 403, 403, 200]),

@@ -217,3 +217,13 @@ def test_the_longest_alias_chain_the_panel_accepts_is_one_opensmtpd_delivers(exa
     apply_now()
     assert rcpt(previous.replace("example.org", "example.net"))[0] == 250
     assert rcpt("onemore@example.org")[0] >= 500  # never stored, so unknown
+
+
+def test_postmaster_of_every_domain_reaches_the_hosts_postmaster(lab, example):
+    assert rcpt("postmaster@example.org")[0] >= 500  # none set yet: refused, as before
+    actions.set_postmaster("bob@example.org", actor=COMMAND_LINE)
+    apply_now()
+    msg = message("reporter@elsewhere.example", "postmaster@other.example")
+    deliver_inbound(msg)
+    assert fetch(lab, "bob@example.org", BOB, msg["Subject"]) is not None
+    assert rcpt("abuse@example.net")[0] == 250
