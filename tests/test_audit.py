@@ -4,6 +4,7 @@ import json
 
 from pytest_django.asserts import assertContains, assertNotContains
 
+from audit.log import COMMAND_LINE
 from audit.models import AuditEntry
 from tests.helpers import MAIL_PASSWORD
 
@@ -63,3 +64,29 @@ def test_domain_admins_see_only_their_domains_entries(
 def test_the_log_can_be_searched(superadmin_client, mailbox):
     assertContains(superadmin_client.get("/audit/?q=alice"), "alice@example.org")
     assertNotContains(superadmin_client.get("/audit/?q=bob"), "alice@example.org")
+
+
+def test_the_log_reads_as_people_write_things_not_as_the_database_stores_them(superadmin_client, superadmin):
+    from domains.actions import create_domain, update_domain
+
+    target = create_domain("bücher.example", actor=COMMAND_LINE)
+    alias = create_domain("alias.example", actor=COMMAND_LINE)
+    update_domain(alias, actor=COMMAND_LINE, alias_of=target, active=False, default_quota_mb=2048)
+    page = superadmin_client.get("/audit/?q=alias")
+    assertContains(page, "<li>delivers as: — → bücher.example</li>", html=True)
+    assertContains(page, "<li>active: yes → no</li>", html=True)
+    assertContains(page, "<li>default quota: unlimited → 2G</li>", html=True)
+    assertNotContains(page, "alias_of_id")
+    assertContains(superadmin_client.get("/audit/?q=xn--"), "bücher.example")
+
+
+def test_paging_keeps_a_search_with_an_ampersand(superadmin_client, settings):
+    from domains.actions import create_domain
+
+    settings.PAGE_SIZE = 2
+    for n in range(5):
+        create_domain(f"d{n}.example", actor=COMMAND_LINE)
+    page = superadmin_client.get("/audit/", {"q": "d&x"})
+    assert page.status_code == 200
+    page = superadmin_client.get("/", {"q": "d"})
+    assertContains(page, 'href="?q=d&amp;page=2"')

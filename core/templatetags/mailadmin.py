@@ -1,5 +1,6 @@
 from django import template
 
+from core.addresses import display_domain
 from core.quota import format_quota
 
 register = template.Library()
@@ -14,3 +15,52 @@ def quota(megabytes: int) -> str:
 def problems_for(config_state, domain_name: str) -> list[dict]:
     """The rows of this domain the last apply left out (export.models.ConfigState.problems_of)."""
     return config_state.problems_of(domain_name) if config_state else []
+
+
+@register.simple_tag(takes_context=True)
+def page_query(context, param: str, number: int) -> str:
+    """The current query string with one page number changed: a search (even one with & or #
+    in it) and the other list's page survive, properly encoded."""
+    query = context["request"].GET.copy()
+    query[param] = number
+    return "?" + query.urlencode()
+
+
+# What people read in the audit log: field names as the forms call them, values as the pages show them.
+AUDIT_FIELDS = {
+    "quota_mb": "quota",
+    "default_quota_mb": "default quota",
+    "display_name": "name",
+    "spf_mechanisms": "SPF mechanisms",
+    "spf_all": "SPF all",
+    "mta_sts_mode": "MTA-STS mode",
+    "mta_sts_max_age": "MTA-STS max_age",
+    "tlsrpt_rua": "TLS reports to",
+}
+
+
+@register.filter
+def audit_field(name: str) -> str:
+    return AUDIT_FIELDS.get(name, name.replace("_", " ") if name.startswith("dmarc_") else name)
+
+
+@register.filter
+def audit_value(value, field: str = "") -> str:
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if field.endswith("quota_mb") and isinstance(value, int):
+        return format_quota(value)
+    if isinstance(value, list):
+        return ", ".join(audit_value(v) for v in value)
+    return display_name(str(value))
+
+
+@register.filter
+def display_name(value: str) -> str:
+    """An address or domain name with its IDNA labels shown as people write them."""
+    local, at, domain = value.rpartition("@")
+    if "xn--" not in domain:
+        return value
+    return f"{local}{at}{display_domain(domain)}"
