@@ -87,7 +87,9 @@ def apply_lock() -> Iterator[bool]:
         os.close(fd)  # releases the lock
 
 
-def apply_pending(*, force: bool = False, requested_by: str = "automatic") -> Generation | None:
+def apply_pending(
+    *, force: bool = False, requested_by: str = "automatic", helper_timeout: float = 300
+) -> Generation | None:
     """Apply the database if it changed since the last successful apply (or always, with force).
 
     Returns the Generation it made, or None when there was nothing to do or another apply held
@@ -106,12 +108,12 @@ def apply_pending(*, force: bool = False, requested_by: str = "automatic") -> Ge
         )
         ConfigState.objects.filter(pk=1).update(running_since=timezone.now())
         try:
-            return _apply(requested_by)
+            return _apply(requested_by, helper_timeout)
         finally:
             ConfigState.objects.filter(pk=1).update(running_since=None)
 
 
-def _apply(requested_by: str) -> Generation:
+def _apply(requested_by: str, helper_timeout: float) -> Generation:
     wanted = ConfigState.objects.values_list("wanted", flat=True).get(pk=1)
     generation = Generation.objects.create(covers=wanted, requested_by=requested_by)
     problems: list[str | dict] = []
@@ -122,7 +124,7 @@ def _apply(requested_by: str) -> Generation:
             files = render_vetted(vetted, host)
         problems = [{"domain": p.domain, "row": p.row, "reason": p.reason} for p in vetted.problems]
         stage(generation.pk, files)
-        answer = helper_client.call({"op": "apply", "generation": generation.pk})
+        answer = helper_client.call({"op": "apply", "generation": generation.pk}, timeout=helper_timeout)
     except (RenderError, helper_client.HelperError, OSError) as e:
         answer = {"ok": False, "error": str(e)}
     except Exception as e:  # a bug must not stop every later apply: record it and carry on

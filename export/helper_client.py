@@ -24,6 +24,10 @@ def call(request: dict, timeout: float = 300) -> dict:
                 answer += chunk
     except (FileNotFoundError, ConnectionRefusedError):
         raise HelperError(f"the helper is not running (no one answers on {path})") from None
+    except TimeoutError:
+        raise HelperError(
+            f"the helper did not answer within {timeout:g} s (it may still finish; the next apply writes everything again)"
+        ) from None
     except OSError as e:
         raise HelperError(f"the helper could not be asked: {e}") from None
     try:

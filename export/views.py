@@ -12,6 +12,9 @@ from export.models import Generation
 from export.render import RenderError
 
 
+APPLY_NOW_TIMEOUT = 20
+
+
 @superadmin_required
 def config_status(request: HtmxHttpRequest) -> HttpResponse:
     try:
@@ -30,7 +33,8 @@ def config_status(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 @superadmin_required
 def config_apply(request: HtmxHttpRequest) -> HttpResponse:
-    generation = apply_pending(force=True, requested_by=actor_for(request).name)
+    # A person is waiting: a helper that hangs is reported after seconds, not minutes.
+    generation = apply_pending(force=True, requested_by=actor_for(request).name, helper_timeout=APPLY_NOW_TIMEOUT)
     if generation is None:
         messages.error(request, "Another apply is running; it will include your changes.")
     elif generation.ok:
