@@ -11,7 +11,6 @@ from export.dirty import config_state
 from export.models import Generation
 from export.render import RenderError
 
-
 APPLY_NOW_TIMEOUT = 20
 
 
