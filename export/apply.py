@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.mailpasswords import CRYPT_HASH
@@ -54,8 +55,12 @@ def _due(state: ConfigState) -> bool:
         return False
     if state.wanted > state.attempted:
         return True
-    # The last attempt at this very state failed: try again now and then, not in a tight loop.
-    return state.last_finished_at is None or timezone.now() - state.last_finished_at > RETRY_FAILED_AFTER
+    # The last attempt at this very state failed: try again soon (a helper restarting after a
+    # crash answers within seconds), then less and less often, never in a tight loop.
+    if state.last_finished_at is None:
+        return True
+    wait = min(RETRY_FAILED_AFTER, timedelta(seconds=2 ** max(0, state.failures_in_a_row - 1)))
+    return timezone.now() - state.last_finished_at > wait
 
 
 @contextmanager
@@ -150,6 +155,7 @@ def _record(generation: Generation, wanted: int, answer: dict, problems: list) -
         "last_finished_at": now,
         "last_ok": generation.ok,
         "last_error": generation.error,
+        "failures_in_a_row": 0 if generation.ok else F("failures_in_a_row") + 1,
     }
     if generation.ok:
         fields |= {

@@ -15,6 +15,8 @@ class ConfigState(models.Model):
     last_generation = models.PositiveBigIntegerField(null=True, blank=True)
     last_finished_at = models.DateTimeField(null=True, blank=True)
     last_ok = models.BooleanField(null=True)
+    # Failed applies since the last success: the retry waits 1, 2, 4 … seconds, up to a minute.
+    failures_in_a_row = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     last_applied_generation = models.PositiveBigIntegerField(null=True, blank=True)
     last_applied_at = models.DateTimeField(null=True, blank=True)

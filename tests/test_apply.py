@@ -2,10 +2,12 @@
 change made before them, and show their outcome in the panel."""
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts import actions
@@ -116,3 +118,18 @@ def test_a_failed_apply_is_shown_with_its_reason(superadmin_client, db, settings
     response = superadmin_client.post("/config/apply/", follow=True)
     assertContains(response, "failed: the helper is not running")
     assertContains(superadmin_client.get("/"), "The last apply failed:")
+
+
+def test_after_a_failed_apply_the_next_try_comes_within_seconds_then_less_often(db, settings, tmp_path, domain):
+    settings.HELPER_SOCKET = tmp_path / "nobody-home.sock"
+    settings.STAGING_DIR = tmp_path / "staging"
+    ConfigState.objects.update_or_create(pk=1, defaults={"wanted": 1})
+    assert not apply_pending().ok
+    assert apply_pending() is None  # not in a tight loop
+    ago = lambda seconds: timezone.now() - timedelta(seconds=seconds)  # noqa: E731
+    ConfigState.objects.filter(pk=1).update(last_finished_at=ago(1.5))
+    assert apply_pending() is not None  # one failure: the next try after a second
+    ConfigState.objects.filter(pk=1).update(last_finished_at=ago(3), failures_in_a_row=5)
+    assert apply_pending() is None  # five failures in a row: wait 16 s
+    ConfigState.objects.filter(pk=1).update(last_finished_at=ago(61), failures_in_a_row=30)
+    assert apply_pending() is not None  # never longer than a minute

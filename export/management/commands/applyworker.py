@@ -27,6 +27,9 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        # Once at start: a change committed just before a crash may never have marked itself
+        # dirty, and after a reboot the daemons should see exactly what the database says.
+        self.report(apply_pending(force=True, requested_by="apply worker start"))
         self.stdout.write("apply worker: waiting for changes")
         while not stopping:
             close_old_connections()
