@@ -29,8 +29,9 @@ MAILBOX: tuple[str, ...] = ()  # a mailbox's entry: the walk stops there
 class AliasGraph:
     # How deep the deepest node smtpd makes for this key is (the key itself at 0): an outside
     # address 0, a mailbox 1 (its user is below it), an alias one more than its deepest destination.
+    # Aliases only: a mailbox is 1 deep and delivers to itself.
     depth: dict[str, int] = field(default_factory=dict)
-    mailboxes: dict[str, frozenset[str]] = field(default_factory=dict)  # mailboxes the key delivers to
+    mailboxes: dict[str, frozenset[str]] = field(default_factory=dict)  # mailboxes the alias delivers to
     looping: set[str] = field(default_factory=set)  # keys on a loop, or that reach one
 
 
@@ -47,8 +48,10 @@ def walk(table: Mapping[str, tuple[str, ...]]) -> AliasGraph:
     that resolves to no key is an outside address, relayed as it is."""
     graph = AliasGraph()
     on_path: set[str] = set()
-    for start in table:
-        if start in graph.depth:
+    for start, destinations in table.items():
+        # Mailboxes are leaves, settled where an alias names them: the walk costs what the
+        # aliases cost, however many mailboxes the table holds.
+        if not destinations or start in graph.depth:
             continue
         # Each frame: the key and an iterator over its destinations still to visit.
         stack = [(start, iter(table[start]))]
@@ -58,7 +61,7 @@ def walk(table: Mapping[str, tuple[str, ...]]) -> AliasGraph:
             child = None
             for destination in pending:
                 target = resolve(table, destination)
-                if target is None or target in graph.depth:
+                if target is None or target in graph.depth or not table[target]:
                     continue
                 if target in on_path:
                     graph.looping.add(key)
@@ -77,15 +80,14 @@ def walk(table: Mapping[str, tuple[str, ...]]) -> AliasGraph:
 
 
 def _settle(graph: AliasGraph, table: Mapping[str, tuple[str, ...]], key: str) -> None:
-    destinations = table[key]
-    if not destinations:  # a mailbox: its address, then its user
-        graph.depth[key], graph.mailboxes[key] = 1, frozenset([key])
-        return
     depth, reached = 1, set()  # an outside destination is one node below the alias
-    for destination in destinations:
+    for destination in table[key]:
         target = resolve(table, destination)
+        if target is not None and not table[target]:  # a mailbox: its address, then its user
+            depth = max(depth, 2)
+            reached.add(target)
         # A destination still on the walk's path is a loop (already recorded): it adds nothing.
-        if target is not None and target in graph.depth:
+        elif target is not None and target in graph.depth:
             depth = max(depth, graph.depth[target] + 1)
             reached |= graph.mailboxes[target]
     graph.depth[key], graph.mailboxes[key] = depth, frozenset(reached)
