@@ -5,13 +5,13 @@ the field name with no values.
 """
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import mailpasswords
 from accounts.aliasrules import check_alias
 from accounts.forms import clean_admin_name
-from accounts.models import Alias, Mailbox, Postmaster, User
+from accounts.models import Address, Alias, Mailbox, Postmaster, User
 from audit.log import Actor, diff, record, snapshot
 from core.addresses import normalize_address, normalize_local_part
 from core.models import save_changes
@@ -21,6 +21,20 @@ from export.dirty import mark_dirty
 MAILBOX_FIELDS = ["display_name", "quota_mb", "active"]
 ALIAS_FIELDS = ["destinations", "active"]
 PASSWORD_CHANGED = {"password": ["(not shown)", "(changed)"]}
+
+
+def _claim_address(domain: Domain, local_part: str) -> None:
+    """Take the address for a new mailbox or alias; the unique constraint settles a race."""
+    try:
+        with transaction.atomic():
+            Address.objects.create(domain=domain, local_part=local_part)
+    except IntegrityError:
+        check_address_free(domain, local_part)  # names the winner, now committed
+        raise ValidationError({"local_part": f"{local_part}@{domain} was just taken by someone else."}) from None
+
+
+def _release_address(domain: Domain, local_part: str) -> None:
+    Address.objects.filter(domain=domain, local_part=local_part).delete()
 
 
 def check_address_free(
@@ -53,6 +67,7 @@ def create_mailbox(
 ) -> Mailbox:
     local_part = normalize_local_part(local_part)
     check_address_free(domain, local_part)
+    _claim_address(domain, local_part)
     mailbox = Mailbox(
         domain=domain,
         local_part=local_part,
@@ -157,6 +172,7 @@ def delete_mailbox(mailbox: Mailbox, *, actor: Actor) -> None:
         changes=diff(snapshot(mailbox, MAILBOX_FIELDS), dict.fromkeys(MAILBOX_FIELDS)),
     )
     mark_dirty()
+    _release_address(mailbox.domain, mailbox.local_part)
     mailbox.delete()
 
 
@@ -185,6 +201,7 @@ def create_alias(
     local_part = normalize_local_part(local_part) if local_part else ""
     destinations = clean_destinations(domain, local_part, destinations)
     check_address_free(domain, local_part)
+    _claim_address(domain, local_part)
     if active:
         check_alias(domain, local_part, destinations)
     alias = Alias.objects.create(domain=domain, local_part=local_part, destinations=destinations, active=active)
@@ -232,6 +249,7 @@ def delete_alias(alias: Alias, *, actor: Actor, _deleting: set[int] | None = Non
         changes=diff(snapshot(alias, ALIAS_FIELDS), dict.fromkeys(ALIAS_FIELDS)),
     )
     mark_dirty()
+    _release_address(alias.domain, alias.local_part)
     alias.delete()
 
 

@@ -111,3 +111,19 @@ class Postmaster(models.Model):
     @classmethod
     def current(cls) -> str:
         return cls.objects.filter(pk=1).values_list("address", flat=True).first() or ""
+
+
+class Address(models.Model):
+    """One row per receiving address, whoever owns it (a mailbox or an alias; "" is the
+    catch-all). Its unique constraint makes "one address, one owner" the database's rule:
+    two requests racing to create the same address cannot both win (accounts.actions)."""
+
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="+")
+    local_part = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name_plural = "addresses"
+        constraints = [models.UniqueConstraint(fields=["domain", "local_part"], name="one_owner_per_address")]
+
+    def __str__(self) -> str:
+        return f"{self.local_part}@{self.domain_id}"

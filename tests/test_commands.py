@@ -61,3 +61,18 @@ def test_loaddemo_fills_domains_with_mailboxes_sharing_one_hash(db):
     run("loaddemo", "--mailboxes", "250", "--domains", "5")
     assert Domain.objects.count() == 5 and Mailbox.objects.count() == 250 and Alias.objects.count() == 5
     assert Mailbox.objects.values("password_hash").distinct().count() == 1
+
+
+def test_the_sqlite_database_is_readable_by_its_owner_only(tmp_path):
+    """It holds sessions and password hashes; the default umask would make it world-readable."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"MAILADMIN_VAR_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], env=env, cwd=ROOT, check=True)
+    for name in ["db.sqlite3", "db.sqlite3-wal", "db.sqlite3-shm"]:
+        if (tmp_path / name).exists():
+            assert oct((tmp_path / name).stat().st_mode & 0o777) == "0o600", name

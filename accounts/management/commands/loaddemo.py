@@ -3,10 +3,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import mailpasswords
-from accounts.models import Alias, Mailbox
+from accounts.models import Address, Alias, Mailbox
 from domains.models import Domain
 
 BATCH = 5000
+
+
+def claim(rows: list[Mailbox | Alias]) -> None:
+    """Insert mailboxes or aliases with the address rows the actions would make for them."""
+    if rows:
+        Address.objects.bulk_create([Address(domain=row.domain, local_part=row.local_part) for row in rows])
+        type(rows[0]).objects.bulk_create(rows)
 
 
 def load_demo(mailboxes: int, domains: int, password: str = "demo password 1") -> None:
@@ -33,12 +40,13 @@ def load_demo(mailboxes: int, domains: int, password: str = "demo password 1") -
         for row in rows:
             batch.append(row)
             if len(batch) == BATCH:
-                Mailbox.objects.bulk_create(batch)
+                claim(batch)
                 batch = []
-        Mailbox.objects.bulk_create(batch)
-        Alias.objects.bulk_create(
-            [Alias(domain=d, local_part="postmaster", destinations=[f"user000000@{created[0].name}"]) for d in created]
-        )
+        claim(batch)
+        aliases = [
+            Alias(domain=d, local_part="postmaster", destinations=[f"user000000@{created[0].name}"]) for d in created
+        ]
+        claim(aliases)
 
 
 class Command(BaseCommand):
