@@ -139,14 +139,7 @@ def _drop_destinations(addresses: set[str], *, actor: Actor, deleting: set[int])
         kept = [d for d in alias.destinations if d not in addresses]
         if kept:
             changes = save_changes(alias, {"destinations": kept})
-            record(
-                actor,
-                "updated",
-                "alias",
-                _alias_name(alias.domain, alias.local_part),
-                domain=alias.domain,
-                changes=changes,
-            )
+            _record_alias(actor, "updated", alias, changes)
         else:
             delete_alias(alias, actor=actor, _deleting=deleting)
 
@@ -178,6 +171,10 @@ def delete_mailbox(mailbox: Mailbox, *, actor: Actor) -> None:
 
 def _alias_name(domain: Domain, local_part: str) -> str:
     return f"{local_part}@{domain.name}" if local_part else f"@{domain.name}"
+
+
+def _record_alias(actor: Actor, action: str, alias: Alias, changes: dict) -> None:
+    record(actor, action, "alias", _alias_name(alias.domain, alias.local_part), domain=alias.domain, changes=changes)
 
 
 def clean_destinations(domain: Domain, local_part: str, destinations: list[str]) -> list[str]:
@@ -227,9 +224,7 @@ def update_alias(
         check_alias(alias.domain, alias.local_part, destinations or alias.destinations, alias=alias)
     changes = save_changes(alias, _given(destinations=destinations, active=active))
     if changes:
-        record(
-            actor, "updated", "alias", _alias_name(alias.domain, alias.local_part), domain=alias.domain, changes=changes
-        )
+        _record_alias(actor, "updated", alias, changes)
         mark_dirty()
     return alias
 
@@ -240,14 +235,7 @@ def delete_alias(alias: Alias, *, actor: Actor, _deleting: set[int] | None = Non
         _keep_postmaster(alias.domain, alias.local_part, "delete")
         deleting = (_deleting or set()) | {alias.pk}
         _drop_destinations(spellings(alias.domain, alias.local_part), actor=actor, deleting=deleting)
-    record(
-        actor,
-        "deleted",
-        "alias",
-        _alias_name(alias.domain, alias.local_part),
-        domain=alias.domain,
-        changes=diff(snapshot(alias, ALIAS_FIELDS), dict.fromkeys(ALIAS_FIELDS)),
-    )
+    _record_alias(actor, "deleted", alias, diff(snapshot(alias, ALIAS_FIELDS), dict.fromkeys(ALIAS_FIELDS)))
     mark_dirty()
     _release_address(alias.domain, alias.local_part)
     alias.delete()

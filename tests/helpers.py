@@ -1,5 +1,7 @@
-"""What tests share besides fixtures: passwords, signed-in clients, htmx headers, the real helper."""
+"""What tests share besides fixtures: passwords, signed-in clients, htmx headers, form data,
+operator commands, the real helper."""
 
+import io
 import json
 import subprocess
 import sys
@@ -8,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import User
@@ -57,3 +60,30 @@ def helper_process(config: dict, config_path: Path, stdout: int = subprocess.DEV
 def sandbox_config(root: Path, staging: Path, socket: Path) -> dict:
     """The helper's configuration in development and tests: unprivileged, against a sandbox root."""
     return {"root": str(root), "staging": str(staging), "socket": str(socket), "privileged": False}
+
+
+# The DNS policy form as a new domain has it (the guide's defaults): tests change one field.
+POLICY_FORM = {
+    "mx_hosts": "",
+    "spf_mechanisms": "mx",
+    "spf_all": "-all",
+    "dmarc_p": "reject",
+    "dmarc_sp": "reject",
+    "dmarc_pct": "100",
+    "dmarc_aspf": "s",
+    "dmarc_adkim": "s",
+    "dmarc_fo": "1",
+    "mta_sts_mode": "testing",
+    "mta_sts_max_age": "86400",
+}
+
+
+def run_command(*args: str, stdin: str = "") -> str:
+    """An operator command as typed, with `stdin` as its standard input; what it printed."""
+    out, old = io.StringIO(), sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        call_command(*args, stdout=out)
+    finally:
+        sys.stdin = old
+    return out.getvalue()

@@ -1,32 +1,18 @@
 """Operator commands: passwords come from standard input, never from the command line."""
 
-import io
-
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from accounts import mailpasswords
 from accounts.models import Alias, Mailbox, User
 from domains.models import Domain
-
-
-def run(*args, stdin: str = ""):
-    out = io.StringIO()
-    import sys
-
-    old = sys.stdin
-    sys.stdin = io.StringIO(stdin)
-    try:
-        call_command(*args, stdout=out)
-    finally:
-        sys.stdin = old
-    return out.getvalue()
+from tests.helpers import run_command
 
 
 def test_a_script_sets_up_a_domain_an_admin_and_a_mailbox(db):
-    assert "added domain example.org" in run("adddomain", "Example.org", "--quota", "2G")
-    run("createadmin", "dora", "--domain", "example.org", stdin="a good admin password\n")
-    assert "added mailbox bob@example.org" in run(
+    assert "added domain example.org" in run_command("adddomain", "Example.org", "--quota", "2G")
+    run_command("createadmin", "dora", "--domain", "example.org", stdin="a good admin password\n")
+    assert "added mailbox bob@example.org" in run_command(
         "addmailbox", "Bob@example.org", "--name", "Bob", stdin="a good mail password\n"
     )
     bob = Mailbox.objects.get()
@@ -37,28 +23,28 @@ def test_a_script_sets_up_a_domain_an_admin_and_a_mailbox(db):
 
 def test_bad_input_stops_the_command_with_a_clear_message(db):
     with pytest.raises(CommandError, match="cannot contain “:”"):
-        run("addmailbox", "a:b@example.org", stdin="a good mail password\n")
+        run_command("addmailbox", "a:b@example.org", stdin="a good mail password\n")
     with pytest.raises(CommandError, match="the domain example.org does not exist"):
-        run("addmailbox", "bob@example.org", stdin="a good mail password\n")
+        run_command("addmailbox", "bob@example.org", stdin="a good mail password\n")
     with pytest.raises(CommandError, match="no password given"):
-        run("createadmin", "root", "--superadmin", stdin="")
+        run_command("createadmin", "root", "--superadmin", stdin="")
     with pytest.raises(CommandError, match="cannot contain @"):
-        run("createadmin", "root@example.org", "--superadmin", stdin="a good admin password\n")
+        run_command("createadmin", "root@example.org", "--superadmin", stdin="a good admin password\n")
     with pytest.raises(CommandError, match="too short"):
-        run("createadmin", "root", "--superadmin", stdin="short\n")
+        run_command("createadmin", "root", "--superadmin", stdin="short\n")
     assert not User.objects.exists() and not Mailbox.objects.exists()
 
 
 def test_firstadmin_creates_one_superadmin_and_prints_its_password_once(db):
-    output = run("firstadmin")
+    output = run_command("firstadmin")
     password = output.split("password: ")[1].split()[0]
     assert User.objects.get(username="admin").check_password(password)
-    assert "exists already" in run("firstadmin")
+    assert "exists already" in run_command("firstadmin")
     assert User.objects.count() == 1
 
 
 def test_loaddemo_fills_domains_with_mailboxes_sharing_one_hash(db):
-    run("loaddemo", "--mailboxes", "250", "--domains", "5")
+    run_command("loaddemo", "--mailboxes", "250", "--domains", "5")
     assert Domain.objects.count() == 5 and Mailbox.objects.count() == 250 and Alias.objects.count() == 5
     assert Mailbox.objects.values("password_hash").distinct().count() == 1
 

@@ -15,6 +15,7 @@ from domains.models import DkimKey, Domain
 from export.host import host_config
 from export.render import render
 from export.snapshot import take_snapshot
+from tests.helpers import POLICY_FORM
 
 HOST = MailHostDns("mail.example.org", ("192.0.2.10", "2001:db8::10"))
 
@@ -191,19 +192,7 @@ def test_private_keys_never_appear_in_a_page(domain_admin_client, domain):
     ],
 )
 def test_policy_form_errors(domain_admin_client, domain, field, value, message):
-    data = {
-        "mx_hosts": "",
-        "spf_mechanisms": "mx",
-        "spf_all": "-all",
-        "dmarc_p": "reject",
-        "dmarc_sp": "reject",
-        "dmarc_pct": "100",
-        "dmarc_aspf": "s",
-        "dmarc_adkim": "s",
-        "dmarc_fo": "1",
-        "mta_sts_mode": "testing",
-        "mta_sts_max_age": "86400",
-    }
+    data = dict(POLICY_FORM)
     response = domain_admin_client.post("/domains/example.org/dns/policy/", data | {field: value})
     assertContains(response, message)
 

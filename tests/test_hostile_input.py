@@ -1,15 +1,13 @@
 """Whatever is typed or sent, the answer is a clear refusal or an empty result, never a server error
 or a value silently changed on its way in."""
 
-import io
 import re
-import sys
 from contextlib import contextmanager
 from urllib.parse import urlencode
 
 import pytest
 from django import forms
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 from django.db import connection
 from pytest_django.asserts import assertContains
 
@@ -17,7 +15,7 @@ from accounts import forms as account_forms
 from accounts import throttle
 from accounts.models import Mailbox, User
 from domains.models import Domain
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, run_command
 
 SEARCHES = ["\U0010ffff", "a\U0010ffff", "\U0010ffff\U0010ffff", "a\ud7ff", "exa\0mple", "\0"]
 
@@ -96,16 +94,6 @@ def test_it_finds_no_mailbox_for_an_address_with_a_nul_byte_without_asking(mailb
 # Finding 19: admin names, the same rule in the form and the commands.
 
 
-def run(*args, stdin: str = "") -> str:
-    out, old = io.StringIO(), sys.stdin
-    sys.stdin = io.StringIO(stdin)
-    try:
-        call_command(*args, stdout=out)
-    finally:
-        sys.stdin = old
-    return out.getvalue()
-
-
 NEW_ADMIN = {"active": "on", "password1": "a good admin password", "password2": "a good admin password"}
 
 REFUSED_NAMES = [
@@ -129,7 +117,7 @@ REFUSED_NAMES = [
 @pytest.mark.parametrize(("name", "message"), REFUSED_NAMES)
 def test_createadmin_cannot_create_a_name_the_admin_form_refuses(superadmin, superadmin_client, name, message):
     with pytest.raises(CommandError, match=re.escape(message)):
-        run("createadmin", "--", name, stdin="a good admin password\n")
+        run_command("createadmin", "--", name, stdin="a good admin password\n")
     response = superadmin_client.post("/admins/new/", NEW_ADMIN | {"username": name})
     assert response.status_code == 200 and response.context["form"].has_error("username")
     assert list(User.objects.values_list("username", flat=True)) == ["root"]
@@ -137,7 +125,7 @@ def test_createadmin_cannot_create_a_name_the_admin_form_refuses(superadmin, sup
 
 def test_firstadmin_cannot_create_a_name_the_admin_form_refuses(db):
     with pytest.raises(CommandError, match="cannot contain a line break"):
-        run("firstadmin", "--username", "ad\nmin")
+        run_command("firstadmin", "--username", "ad\nmin")
     assert not User.objects.exists()
 
 
@@ -156,7 +144,7 @@ def test_it_still_takes_plain_admin_names(superadmin_client):
     for name in ["dana", "Dana.Smith", "ops_2", "x-y"]:
         response = superadmin_client.post("/admins/new/", NEW_ADMIN | {"username": f"  {name} "})
         assert response.status_code == 302, name
-    assert run("createadmin", "backup.admin", stdin="a good admin password\n") == "created admin backup.admin\n"
+    assert run_command("createadmin", "backup.admin", stdin="a good admin password\n") == "created admin backup.admin\n"
 
 
 # Finding 19: control characters are refused in every text field, not stripped.

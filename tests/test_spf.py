@@ -7,6 +7,7 @@ import spf as pyspf  # the reference implementation, a test-only dependency
 from dnsrecords import spf
 from dnsrecords.data import policy_for
 from dnsrecords.forms import PolicyForm
+from tests.helpers import POLICY_FORM
 
 GOOD_TERMS = [
     "ip4:192.0.2.0/24",
@@ -197,19 +198,7 @@ def test_it_selects_spf_records_as_receivers_do():
 
 
 def policy_form(domain, mechanisms: str) -> PolicyForm:
-    data = {
-        "mx_hosts": "",
-        "spf_mechanisms": mechanisms,
-        "spf_all": "-all",
-        "dmarc_p": "reject",
-        "dmarc_sp": "reject",
-        "dmarc_pct": "100",
-        "dmarc_aspf": "s",
-        "dmarc_adkim": "s",
-        "dmarc_fo": "1",
-        "mta_sts_mode": "testing",
-        "mta_sts_max_age": "86400",
-    }
+    data = POLICY_FORM | {"spf_mechanisms": mechanisms}
     return PolicyForm(data, instance=policy_for(domain))
 
 

@@ -207,15 +207,23 @@ def allowed(finding: str, name: str) -> bool:
     return finding == f"MX warning: {name} has a null MX record (RFC 7505): the domain explicitly does not accept mail"
 
 
+# KNOWN TO FAIL until the panel is fixed (reported; decision 11 says the advice must pass, so
+# this stays an assertion, not a skip). checkdmarc 6.0.4 says of the zones as offered:
+#   every sending domain: "DMARC warning: Support for the pct tag was removed in RFC 9989"
+#     (the DMARC record carries pct=100);
+#   parked.example: "DMARC warning: rua tag (destination for aggregate reports) not found."
+#     (a parked domain's DMARC record names no address for aggregate reports).
 def test_every_kind_of_domain_passes_checkdmarc_from_the_zone_the_panel_offers(published):
-    findings = {
-        f"{kind}: {domain.name}": checkdmarc_findings(domain.name, kind == "parked", published.port)
+    problems = {
+        f"{kind} ({domain.name})": [
+            finding
+            for finding in checkdmarc_findings(domain.name, kind == "parked", published.port)
+            if not allowed(finding, domain.name)
+        ]
         for kind, domain in published.domains.items()
     }
-    for kind, domain in published.domains.items():
-        print(kind, findings[f"{kind}: {domain.name}"])
-    problems = {key: [f for f in found if not allowed(f, key.split(": ")[1])] for key, found in findings.items()}
-    assert {key: found for key, found in problems.items() if found} == {}
+    problems = {domain: found for domain, found in problems.items() if found}
+    assert not problems, "\n".join(f"{domain}: {found}" for domain, found in problems.items())
 
 
 # --- pyspf --------------------------------------------------------------------------------------
@@ -274,7 +282,9 @@ def test_mail_signed_with_each_exported_key_verifies_by_dkimpy(published):
                 dkim.verify(mail, dnsfunc=dkim.dnsplug.get_txt),
                 dkim.verify(mail.replace(b"Hello.", b"Hullo."), dnsfunc=dkim.dnsplug.get_txt),
             )
-    assert results and all(outcome == (True, False) for outcome in results.values()), results
+    assert {kind for kind, _, _ in results} == set(published.sending)
+    assert ("normal", "ed1", "ed25519") in results and ("RSA-4096", "big4096", "rsa") in results
+    assert all(outcome == (True, False) for outcome in results.values()), results
 
 
 def test_an_rsa_4096_key_is_served_in_255_byte_strings_that_reassemble_to_the_key(published):
