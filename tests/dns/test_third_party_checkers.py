@@ -22,7 +22,7 @@ import dns.resolver
 import pytest
 import spf as pyspf  # the SPF reference implementation
 from checkdmarc.dmarc import check_dmarc
-from checkdmarc.mta_sts import MTASTSError, parse_mta_sts_record, query_mta_sts_record
+from checkdmarc.mta_sts import MTASTSError, parse_mta_sts_policy, parse_mta_sts_record, query_mta_sts_record
 from checkdmarc.smtp import check_mx
 from checkdmarc.smtp_tls_reporting import check_smtp_tls_reporting
 from checkdmarc.spf import check_spf
@@ -48,7 +48,7 @@ class Published:
     """The domains, by kind, and the loopback nameserver that serves the zones the panel offered."""
 
     domains: dict[str, Domain]
-    zones: dict[str, str]
+    policies: dict[str, str]  # the MTA-STS policy the panel serves at mta-sts.<domain>, by domain
     port: int
 
     @property
@@ -61,7 +61,7 @@ class Published:
 
 
 @pytest.fixture(autouse=True)
-def only_loopback(monkeypatch) -> None:
+def only_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     """checkdmarc can test STARTTLS on MX hosts, fetch MTA-STS policies over HTTPS and fall back to
     the system's resolvers; the functions used here do none of that, and this tripwire proves it:
     any address lookup or packet for anything but loopback fails the test."""
@@ -75,7 +75,7 @@ def only_loopback(monkeypatch) -> None:
         assert loopback, f"a checker tried to reach {address}; only the loopback nameserver may be asked"
 
     def guarded(original: Callable, position: int) -> Callable:
-        def call(sock: socket.socket, *args):
+        def call(sock: socket.socket, *args: object) -> object:
             if sock.family in (socket.AF_INET, socket.AF_INET6):
                 check(args[position])
             return original(sock, *args)
@@ -87,7 +87,7 @@ def only_loopback(monkeypatch) -> None:
     monkeypatch.setattr(socket.socket, "sendto", guarded(socket.socket.sendto, -1))
     original_getaddrinfo = socket.getaddrinfo
 
-    def getaddrinfo(host, *args, **kwargs):
+    def getaddrinfo(host: object, *args: object, **kwargs: object) -> list:
         check(host)
         return original_getaddrinfo(host, *args, **kwargs)
 
@@ -137,16 +137,23 @@ def make_every_kind_of_domain() -> dict[str, Domain]:
 
 
 @pytest.fixture
-def published(db, settings, tmp_path, superadmin_client: Client, monkeypatch) -> Iterator[Published]:
+def published(
+    db, settings, tmp_path, client: Client, superadmin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Published]:
     settings.MAIL_HOSTNAME = MAIL_HOST
     settings.MAIL_PUBLIC_ADDRESSES = MAIL_HOST_ADDRESSES
     settings.MTA_STS_ADDRESSES = []
     domains = make_every_kind_of_domain()
-    zones = {}
+    settings.ALLOWED_HOSTS = ["testserver", *(f"mta-sts.{domain.name}" for domain in domains.values())]
+    zones, policies = {}, {}
     for domain in domains.values():
         response = superadmin_client.get(f"/domains/{domain.name}/dns/zone/")
         assert response.status_code == 200
         zones[domain.name] = response.content.decode()
+        # What a sender fetches over HTTPS, taken from the view itself: no connection to the mail host.
+        policy = client.get("/.well-known/mta-sts.txt", HTTP_HOST=f"mta-sts.{domain.name}")
+        if policy.status_code == 200:
+            policies[domain.name] = policy.content.decode()
     everything = superadmin_client.get("/dns/all.zone").content.decode()
     assert all(zone in everything for zone in zones.values())  # the two downloads agree
     server = Nameserver(tmp_path / "nsd", free_port())
@@ -160,7 +167,7 @@ def published(db, settings, tmp_path, superadmin_client: Client, monkeypatch) ->
     # checkdmarc caches answers for the life of the process; each test serves new keys.
     checkdmarc.utils.DNS_CACHE.clear()
     try:
-        yield Published(domains, zones, server.port)
+        yield Published(domains, policies, server.port)
     finally:
         server.stop()
         checkdmarc.utils.DNS_CACHE.clear()
@@ -169,26 +176,32 @@ def published(db, settings, tmp_path, superadmin_client: Client, monkeypatch) ->
 # --- checkdmarc ---------------------------------------------------------------------------------
 
 
-def checkdmarc_findings(name: str, parked: bool, port: int) -> list[str]:
-    """Every error and warning checkdmarc's DNS checks give for one domain, each prefixed with its check.
+def checkdmarc_findings(name: str, parked: bool, policy: str | None, port: int) -> list[str]:
+    """Every error and warning checkdmarc gives for one domain, each prefixed with its check.
 
-    Only DNS: check_mx without check_mx_tls (no SMTP), the MTA-STS TXT record without the policy
-    download (that is HTTPS to the mail host). All queries go to the loopback nsd: every checkdmarc
-    path that builds its own resolver or queries directly (DNSSEC, TLSA) takes these nameservers."""
+    What checkdmarc.check_domains does, less what would leave the machine or is the DNS host's
+    business (SOA, NS, DNSSEC, BIMI): check_mx without check_mx_tls (no SMTP), and check_mta_sts
+    with the policy the panel serves in place of download_mta_sts_policy (HTTPS to the mail host).
+    All queries go to the loopback nsd: every checkdmarc path that builds its own resolver or
+    queries directly (DNSSEC of MX hosts, TLSA) takes these nameservers."""
     dns_args = {"nameservers": [dns.nameserver.Do53Nameserver("127.0.0.1", port)], "timeout": 2, "retries": 0}
-    results = {
-        "SPF": check_spf(name, parked=parked, **dns_args),
-        "DMARC": check_dmarc(name, parked=parked, **dns_args),
-        "MX": check_mx(name, check_mx_tls=False, **dns_args),
-    }
+    results = {}
+    mx_patterns = None
     if not parked:
-        results["TLSRPT"] = check_smtp_tls_reporting(name, **dns_args)
         try:
             record = query_mta_sts_record(name, **dns_args)
-            parsed = parse_mta_sts_record(record["record"])
-            results["MTA-STS"] = {"warnings": record["warnings"] + parsed["warnings"]}
+            parsed_record = parse_mta_sts_record(record["record"])
+            assert policy is not None, "an MTA-STS record is published but no policy is served"
+            parsed_policy = parse_mta_sts_policy(policy)
+            mx_patterns = parsed_policy["policy"]["mx"]
+            warnings = record["warnings"] + parsed_record["warnings"] + parsed_policy["warnings"]
+            results["MTA-STS"] = {"warnings": warnings}
         except MTASTSError as error:
             results["MTA-STS"] = {"error": str(error)}
+        results["TLSRPT"] = check_smtp_tls_reporting(name, **dns_args)
+    results["MX"] = check_mx(name, check_mx_tls=False, mta_sts_mx_patterns=mx_patterns, **dns_args)
+    results["SPF"] = check_spf(name, parked=parked, **dns_args)
+    results["DMARC"] = check_dmarc(name, parked=parked, **dns_args)
     findings = []
     for check, result in results.items():
         if "error" in result:
@@ -198,7 +211,7 @@ def checkdmarc_findings(name: str, parked: bool, port: int) -> list[str]:
 
 
 def allowed(finding: str, name: str) -> bool:
-    """The findings that are not about this domain's zone."""
+    """Findings that do not mean the zone is wrong: records in other zones, and the advice restated."""
     # Reverse DNS lives in the zone of whoever owns the addresses; the panel lists the PTR records
     # as comments ("Records this domain needs in other zones") and its own live check checks them.
     if any(finding == f"MX warning: {a} does not have any reverse DNS (PTR) records" for a in MAIL_HOST_ADDRESSES):
@@ -214,10 +227,16 @@ def allowed(finding: str, name: str) -> bool:
 #   parked.example: "DMARC warning: rua tag (destination for aggregate reports) not found."
 #     (a parked domain's DMARC record names no address for aggregate reports).
 def test_every_kind_of_domain_passes_checkdmarc_from_the_zone_the_panel_offers(published):
+    kinds = published.sending
+    assert set(published.policies) == {domain.name for domain in kinds.values()}  # none for the parked one
+    modes = {kind: parse_mta_sts_policy(published.policies[d.name])["policy"]["mode"] for kind, d in kinds.items()}
+    assert modes == {**dict.fromkeys(kinds, "testing"), "MTA-STS enforce": "enforce", "MTA-STS none": "none"}
     problems = {
         f"{kind} ({domain.name})": [
             finding
-            for finding in checkdmarc_findings(domain.name, kind == "parked", published.port)
+            for finding in checkdmarc_findings(
+                domain.name, kind == "parked", published.policies.get(domain.name), published.port
+            )
             if not allowed(finding, domain.name)
         ]
         for kind, domain in published.domains.items()
