@@ -175,6 +175,9 @@ def check_dkim(record: Record, lookup: Lookup) -> Result:
     return Result(record.key, OK, "The published key matches.", found)
 
 
+DMARC_DEFAULTS = {"pct": "100", "t": "n"}
+
+
 def check_tag_record(record: Record, lookup: Lookup, what: str, compare: tuple[str, ...]) -> Result:
     found, _ = _txt_with_prefix(lookup, record)
     if not found:
@@ -182,6 +185,8 @@ def check_tag_record(record: Record, lookup: Lookup, what: str, compare: tuple[s
     if len(found) > 1:
         return Result(record.key, CONFLICTING, f"{len(found)} {what} records: receivers ignore them all.", found)
     live, wanted = tags(found[0]), tags(record.value)
+    if what == "DMARC":  # tags left out mean their defaults (pct=100, no testing flag)
+        live, wanted = DMARC_DEFAULTS | live, DMARC_DEFAULTS | wanted
     wrong = [
         f"{t}={live.get(t, '(none)')} instead of {t}={wanted[t]}"
         for t in compare
@@ -288,7 +293,9 @@ def check_record(record: Record, lookup: Lookup, host: MailHostDns) -> Result:
         if prefix == "v=dkim1":
             return check_dkim(record, lookup)
         if prefix == "v=dmarc1":
-            return check_tag_record(record, lookup, "DMARC", ("p", "sp", "pct", "aspf", "adkim", "fo", "rua", "ruf"))
+            return check_tag_record(
+                record, lookup, "DMARC", ("p", "sp", "pct", "t", "aspf", "adkim", "fo", "rua", "ruf")
+            )
         if prefix == "v=stsv1":
             result = check_tag_record(record, lookup, "MTA-STS", ("id",))
             if result.status == DIFFERENT:

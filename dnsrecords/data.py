@@ -75,7 +75,7 @@ def records_for(domain: Domain) -> list[Record]:
 def _report_authorisations(report_domain: Domain) -> list[Record]:
     suffix = "@" + report_domain.name
     senders = DomainPolicy.objects.filter(
-        models.Q(dmarc_rua__endswith=suffix) | models.Q(dmarc_ruf__endswith=suffix), parked=False
+        models.Q(dmarc_rua__endswith=suffix) | models.Q(dmarc_ruf__endswith=suffix, parked=False)
     ).exclude(domain=report_domain)
     names = sorted(senders.values_list("domain__name", flat=True))
     return [

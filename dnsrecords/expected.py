@@ -96,6 +96,31 @@ def mta_sts_id(domain: DomainDns, host: MailHostDns) -> str:
     return hashlib.sha256(mta_sts_policy(domain, host).encode()).hexdigest()[:20]
 
 
+def _authorisations(name: str, report_addresses: list[str]) -> list[Record]:
+    """The record each other domain that receives this domain's DMARC reports must publish."""
+    return [
+        Record(
+            f"{name}._report._dmarc.{report_domain}",
+            "TXT",
+            "v=DMARC1",
+            REQUIRED,
+            f"Lets {report_domain} receive this domain's DMARC reports (RFC 7489 §7.1).",
+            zone=report_domain,
+        )
+        for report_domain in sorted({a.split("@")[1] for a in report_addresses} - {name})
+    ]
+
+
+def dmarc_tags(tags: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    """The policy's DMARC tags as published. pct=100 is the default and is left out: DMARCbis
+    (RFC 9989) removed pct, and checkers warn about it. A lower percentage is published as pct
+    (for RFC 7489 receivers) together with t=y, DMARCbis's "testing" flag."""
+    published = [(tag, value) for tag, value in tags if not (tag == "pct" and value == "100")]
+    if any(tag == "pct" for tag, _ in published):
+        published.append(("t", "y"))
+    return published
+
+
 def _report_address(address: str, domain: str) -> str:
     return address or f"postmaster@{domain}"
 
@@ -113,16 +138,21 @@ def reverse_name(address: str) -> str:
 def expected_records(domain: DomainDns, host: MailHostDns) -> list[Record]:
     name = domain.name
     if domain.parked:
+        # Reports about mail forged in its name can only go to another domain (it receives none),
+        # so a parked domain names an address for them only when one is set.
+        rua = domain.dmarc_rua
         return [
             Record(name, "MX", "0 .", REQUIRED, "Null MX (RFC 7505): this domain receives no mail."),
             Record(name, "TXT", "v=spf1 -all", REQUIRED, "No server may send mail as this domain."),
             Record(
                 f"_dmarc.{name}",
                 "TXT",
-                "v=DMARC1; p=reject; sp=reject; adkim=s; aspf=s",
+                "v=DMARC1; p=reject; sp=reject; adkim=s; aspf=s" + (f"; rua=mailto:{rua}" if rua else ""),
                 REQUIRED,
-                "Receivers reject anything claiming to come from this domain.",
+                "Receivers reject anything claiming to come from this domain"
+                + (", and report it." if rua else "; set a report address on another domain to hear of it."),
             ),
+            *_authorisations(name, [rua] if rua else []),
             Record(
                 f"_mta-sts.{name}",
                 "TXT",
@@ -156,7 +186,7 @@ def expected_records(domain: DomainDns, host: MailHostDns) -> list[Record]:
         }[key.state]
         records.append(Record(dkim.record_name(key.selector, name), "TXT", dkim_value(key), level, reason))
     rua, ruf = (_report_address(a, name) for a in (domain.dmarc_rua, domain.dmarc_ruf))
-    tags = "; ".join(f"{tag}={value}" for tag, value in domain.dmarc)
+    tags = "; ".join(f"{tag}={value}" for tag, value in dmarc_tags(domain.dmarc))
     records.append(
         Record(
             f"_dmarc.{name}",
@@ -166,17 +196,7 @@ def expected_records(domain: DomainDns, host: MailHostDns) -> list[Record]:
             "Receivers reject mail that fails SPF and DKIM alignment, and report to you.",
         )
     )
-    for report_domain in sorted({a.split("@")[1] for a in (rua, ruf)} - {name}):
-        records.append(
-            Record(
-                f"{name}._report._dmarc.{report_domain}",
-                "TXT",
-                "v=DMARC1",
-                REQUIRED,
-                f"Lets {report_domain} receive this domain's DMARC reports (RFC 7489 §7.1).",
-                zone=report_domain,
-            )
-        )
+    records += _authorisations(name, [rua, ruf])
     records.append(
         Record(
             f"_smtp._tls.{name}",

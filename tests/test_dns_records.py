@@ -29,7 +29,7 @@ def test_a_new_domain_is_complete_with_the_guides_defaults(domain):
     assert records[("example.org", "MX")].value == "10 mail.example.org."
     assert records[("example.org", "TXT")].value == "v=spf1 mx -all"
     assert records[("_dmarc.example.org", "TXT")].value == (
-        "v=DMARC1; p=reject; sp=reject; pct=100; aspf=s; adkim=s; fo=1; "
+        "v=DMARC1; p=reject; sp=reject; aspf=s; adkim=s; fo=1; "
         "rua=mailto:postmaster@example.org; ruf=mailto:postmaster@example.org"
     )
     assert records[("_smtp._tls.example.org", "TXT")].value == "v=TLSRPTv1; rua=mailto:postmaster@example.org"
@@ -245,3 +245,18 @@ def test_a_report_authorisation_is_listed_on_the_report_domains_own_page_when_ma
     auth = [r for r in records_for(other_domain) if "_report._dmarc" in r.name]
     assert [(r.name, r.value, r.zone) for r in auth] == [("example.org._report._dmarc.other.example", "v=DMARC1", "")]
     assert "example.org._report._dmarc" in zone_text("other.example", records_for(other_domain))
+
+
+def test_dmarc_leaves_out_pct_100_and_marks_a_partial_policy_as_testing():
+    full = {r.name: r for r in expected_records(DomainDns("example.org"), HOST)}["_dmarc.example.org"]
+    assert "pct" not in full.value and "t=" not in full.value  # RFC 9989 removed pct; 100 is the default
+    partial = DomainDns("example.org", dmarc=(("p", "quarantine"), ("pct", "20")))
+    value = {r.name: r for r in expected_records(partial, HOST)}["_dmarc.example.org"].value
+    assert "pct=20" in value and "t=y" in value
+
+
+def test_a_parked_domain_names_a_report_address_only_elsewhere_with_its_authorisation():
+    records = expected_records(DomainDns("parked.example", parked=True, dmarc_rua="dmarc@example.org"), HOST)
+    by_name = {r.name: r for r in records}
+    assert by_name["_dmarc.parked.example"].value.endswith("; rua=mailto:dmarc@example.org")
+    assert by_name["parked.example._report._dmarc.example.org"].value == "v=DMARC1"

