@@ -157,14 +157,22 @@ def mailbox_create(request: MailboxHttpRequest, name: str) -> HttpResponse:
 def mailbox_edit(request: MailboxHttpRequest, name: str, local_part: str) -> HttpResponse:
     mailbox = mailbox_for(request, name, local_part)
     form = MailboxForm(request.POST or None, instance=copy(mailbox), domain=mailbox.domain)
+    saved = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         actor = actor_for(request)
-        actions.update_mailbox(
-            mailbox, actor=actor, display_name=data["display_name"], quota_mb=data["quota_mb"], active=data["active"]
+        saved = run_action(
+            form,
+            actions.update_mailbox,
+            mailbox,
+            actor=actor,
+            display_name=data["display_name"],
+            quota_mb=data["quota_mb"],
+            active=data["active"],
         )
-        if data["password"]:
+        if saved and data["password"]:
             actions.set_mailbox_password(mailbox, data["password"], actor=actor)
+    if saved:
         if request.htmx:
             return render(
                 request, f"{DOMAIN_PAGE}#mailbox-row", {"mailbox": mailbox, "domain": mailbox.domain, "saved": True}

@@ -66,3 +66,12 @@ def test_the_postmaster_must_receive_mail_and_cannot_be_deleted_or_disabled_from
     assertContains(response, "receives the host&#x27;s postmaster and abuse mail")
     mailbox.refresh_from_db()
     assert mailbox.active
+
+
+def test_the_edit_form_says_why_the_postmaster_mailbox_stays_enabled(superadmin_client, domain, mailbox):
+    actions.set_postmaster("alice@example.org", actor=COMMAND_LINE)
+    data = {"display_name": "Alice", "quota_mb": "0", "password1": "", "password2": ""}  # "active" unticked
+    response = superadmin_client.post("/domains/example.org/mailboxes/alice/", data)
+    assertContains(response, "receives the host&#x27;s postmaster and abuse mail")
+    mailbox.refresh_from_db()
+    assert mailbox.active
