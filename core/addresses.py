@@ -13,6 +13,7 @@ lowercase A-label. Anything else is refused with a message that names the proble
 """
 
 import re
+from functools import lru_cache
 
 import idna
 from django.core.exceptions import ValidationError
@@ -121,8 +122,10 @@ def normalize_address(value: str, *, allow_plus: bool = True) -> str:
         raise ValidationError(f"“{value}”: {e.messages[0]}", code=e.code) from None
 
 
+@lru_cache(maxsize=8192)
 def display_domain(ascii_name: str) -> str:
-    """The U-label form for people; falls back to the stored A-label if it cannot be decoded."""
+    """The U-label form for people; falls back to the stored A-label if it cannot be decoded.
+    Cached: a page of 50 rows asks for the same few names hundreds of times."""
     try:
         return idna.decode(ascii_name)
     except idna.IDNAError:

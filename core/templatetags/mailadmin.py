@@ -1,4 +1,5 @@
 from django import template
+from django.utils.safestring import mark_safe
 
 from core.addresses import display_domain
 from core.quota import format_quota
@@ -64,3 +65,9 @@ def display_name(value: str) -> str:
     if "xn--" not in domain:
         return value
     return f"{local}{at}{display_domain(domain)}"
+
+
+@register.filter
+def active_badge(active: bool) -> str:
+    """The active/disabled badge every list shows (a filter, not an include: it runs per row)."""
+    return mark_safe('<span class="badge ok">active</span>' if active else '<span class="badge off">disabled</span>')
