@@ -1,23 +1,25 @@
 from copy import copy
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from accounts import actions, sessions, throttle
+from accounts import actions, clientsetup, sessions, throttle
 from accounts.access import alias_for, mailbox_for
 from accounts.forms import AdminForm, AliasForm, LoginForm, MailboxForm, PostmasterForm, SelfServicePasswordForm
 from accounts.middleware import MailboxHttpRequest
 from accounts.models import Alias, Mailbox, Postmaster, User
 from audit.log import actor_for
 from core.access import admin_required, mailbox_required, superadmin_required
+from core.addresses import normalize_address, normalize_domain
+from core.mailhost import host_config
 from core.search import prefix_filter
 from core.views import paginate, run_action
 from domains.access import domain_for
@@ -82,9 +84,10 @@ def account(request: MailboxHttpRequest) -> HttpResponse:
         sessions.update_session_hash(request, mailbox)
         messages.success(request, "Your password is changed. Use the new one in your mail apps too.")
         return redirect("account")
-    return render(
-        request, "accounts/account.html", {"mailbox": mailbox, "form": form, "mail_host": settings.MAIL_HOSTNAME}
-    )
+    imap, imap_starttls, smtp, submission = clientsetup.servers(host_config())
+    context = {"mailbox": mailbox, "form": form, "imap": imap, "imap_starttls": imap_starttls}
+    context |= {"smtp": smtp, "submission": submission}
+    return render(request, "accounts/account.html", context)
 
 
 def domain_page_context(request: MailboxHttpRequest, domain: Domain, **forms) -> dict:
@@ -344,3 +347,49 @@ def postmaster(request: MailboxHttpRequest) -> HttpResponse:
             )
             return redirect("postmaster")
     return render(request, "accounts/postmaster.html", {"form": form, "current": Postmaster.current()})
+
+
+def _receiving_domain(name: str) -> Domain:
+    """A domain this host receives mail for (an alias domain too), or 404."""
+    try:
+        name = normalize_domain(name)
+    except ValidationError:
+        raise Http404("not a domain name") from None
+    domain = Domain.objects.filter(name=name, active=True).exclude(alias_of__active=False).first()
+    if domain is None:
+        raise Http404("not a domain of this host")
+    return domain
+
+
+@require_GET
+def autoconfig(request: MailboxHttpRequest) -> HttpResponse:
+    """Thunderbird asks autoconfig.<domain>/mail/config-v1.1.xml?emailaddress=… (or the domain's
+    own /.well-known/autoconfig/…); the answer depends only on the domain."""
+    address = request.GET.get("emailaddress", "")
+    host = request.get_host().split(":")[0].lower()
+    name = address.rpartition("@")[2] if "@" in address else host.removeprefix("autoconfig.")
+    domain = _receiving_domain(name)
+    return HttpResponse(clientsetup.autoconfig_xml(domain.name, host_config()), content_type="application/xml")
+
+
+@csrf_exempt  # mail clients post XML, with no session and no CSRF token; nothing changes here
+@require_POST
+def autodiscover(request: MailboxHttpRequest) -> HttpResponse:
+    """Outlook posts its POX request to autodiscover.<domain>/autodiscover/autodiscover.xml."""
+    address = clientsetup.autodiscover_address(request.body[:65536])
+    try:
+        address = normalize_address(address)
+    except ValidationError:
+        raise Http404("no e-mail address in the request") from None
+    _receiving_domain(address.rpartition("@")[2])
+    return HttpResponse(clientsetup.autodiscover_xml(address, host_config()), content_type="application/xml")
+
+
+@mailbox_required
+def mobileconfig(request: MailboxHttpRequest) -> HttpResponse:
+    """The signed-in user's Apple profile (iPhone, iPad, Mac): servers and user name, no password."""
+    mailbox = request.mailbox
+    profile = clientsetup.mobileconfig(mailbox.ascii_address, mailbox.display_name, host_config())
+    response = HttpResponse(profile, content_type="application/x-apple-aspen-config")
+    response["Content-Disposition"] = f'attachment; filename="{mailbox.ascii_address}.mobileconfig"'
+    return response

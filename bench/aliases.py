@@ -29,10 +29,10 @@ from django.test import override_settings
 
 from accounts.management.commands.loaddemo import load_demo
 from accounts.models import Alias
+from core.mailhost import host_config
 from domains.models import Domain
 from export import helper_client
 from export.apply import gc_paused
-from export.host import host_config
 from export.render import render_vetted, vet
 from export.snapshot import take_snapshot
 from export.stage import prune_staged, stage

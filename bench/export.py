@@ -15,9 +15,9 @@ from _setup import VAR, fresh_database
 from django.test import override_settings
 
 from accounts.management.commands.loaddemo import load_demo
+from core.mailhost import host_config
 from export import helper_client
 from export.apply import gc_paused
-from export.host import host_config
 from export.render import render
 from export.snapshot import take_snapshot
 from export.stage import stage

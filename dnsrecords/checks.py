@@ -237,6 +237,21 @@ def check_address(record: Record, lookup: Lookup) -> Result:
     return Result(record.key, OK, "The address matches.", live)
 
 
+def check_srv(record: Record, lookup: Lookup) -> Result:
+    """The port and target must be as shown ("0 0 0 ." says the service is not offered)."""
+    live = [
+        (r.priority, r.weight, r.port, str(r.target).rstrip(".").lower() or ".") for r in lookup(record.name, "SRV")
+    ]
+    shown = [f"{p} {w} {port} {t}." if t != "." else f"{p} {w} {port} ." for p, w, port, t in live]
+    if not live:
+        return Result(record.key, MISSING, "No SRV record: clients cannot find this service by themselves.")
+    _, _, port, target = record.value.split()
+    wanted = (int(port), target.rstrip(".").lower() or ".")
+    if not any((found_port, found_target) == wanted for _, _, found_port, found_target in live):
+        return Result(record.key, DIFFERENT, f"It should name port {port} on {target}.", shown)
+    return Result(record.key, OK, "The service record matches.", shown)
+
+
 def check_ptr(record: Record, lookup: Lookup, host: MailHostDns) -> Result:
     live = [str(r.target).rstrip(".").lower() for r in lookup(record.name, "PTR")]
     address = str(dns.reversename.to_address(dns.name.from_text(record.name)))
@@ -285,6 +300,8 @@ def check_record(record: Record, lookup: Lookup, host: MailHostDns) -> Result:
             return check_address(record, lookup)
         if record.type == "PTR":
             return check_ptr(record, lookup, host)
+        if record.type == "SRV":
+            return check_srv(record, lookup)
         if "._report._dmarc." in record.name:
             return check_report_authorisation(record, lookup)
         prefix = record.value.split(";")[0].split(" ")[0].lower()

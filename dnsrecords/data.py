@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 
+from core.mailhost import host_config
 from dnsrecords.expected import REQUIRED, DkimPublished, DomainDns, MailHostDns, Record, expected_records
 from dnsrecords.models import RecordCheck
 from domains import dkim
@@ -60,7 +61,16 @@ def domain_dns(domain: Domain, policy: DomainPolicy | None = None) -> DomainDns:
 
 
 def mail_host_dns() -> MailHostDns:
-    return MailHostDns(settings.MAIL_HOSTNAME, tuple(settings.MAIL_PUBLIC_ADDRESSES), tuple(settings.MTA_STS_ADDRESSES))
+    host = host_config()
+    return MailHostDns(
+        settings.MAIL_HOSTNAME,
+        tuple(settings.MAIL_PUBLIC_ADDRESSES),
+        tuple(settings.MTA_STS_ADDRESSES),
+        imaps_port=host.imaps_port,
+        imap_port=host.imap_port,
+        smtps_port=host.smtps_port,
+        submission_port=host.submission_port,
+    )
 
 
 def records_for(domain: Domain) -> list[Record]:

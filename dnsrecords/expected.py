@@ -77,6 +77,11 @@ class MailHostDns:
     hostname: str
     addresses: tuple[str, ...] = ()  # the mail host's public IPv4 and IPv6 addresses
     web_addresses: tuple[str, ...] = field(default=())  # where mta-sts.<domain> is served; default: the mail host
+    # The ports the daemons listen on (core.mailhost), advertised to mail clients by SRV records.
+    imaps_port: int = 993
+    imap_port: int = 143
+    smtps_port: int = 465
+    submission_port: int = 587
 
 
 def mx_hosts(domain: DomainDns, host: MailHostDns) -> tuple[tuple[int, str], ...]:
@@ -94,6 +99,30 @@ def mta_sts_policy(domain: DomainDns, host: MailHostDns) -> str:
 def mta_sts_id(domain: DomainDns, host: MailHostDns) -> str:
     """Changes whenever the policy does, with no state to forget to update: a digest of its text."""
     return hashlib.sha256(mta_sts_policy(domain, host).encode()).hexdigest()[:20]
+
+
+def client_setup_records(name: str, host: MailHostDns) -> list[Record]:
+    """What lets mail clients set themselves up from an address alone: RFC 6186/8314 SRV records
+    (implicit TLS preferred, priority 0; STARTTLS 10; POP3 is not offered: "0 0 0 ."), and the
+    autoconfig. (Thunderbird) and autodiscover. (Outlook) web names the panel answers on."""
+    target = f"{host.hostname}."
+    services = [
+        ("_submissions", f"0 1 {host.smtps_port} {target}", "Mail clients find the submission server (TLS)."),
+        ("_submission", f"10 1 {host.submission_port} {target}", "Submission with STARTTLS, for older clients."),
+        ("_imaps", f"0 1 {host.imaps_port} {target}", "Mail clients find the IMAP server (TLS)."),
+        ("_imap", f"10 1 {host.imap_port} {target}", "IMAP with STARTTLS, for older clients."),
+        ("_pop3s", "0 0 0 .", "This host offers no POP3: clients need not try it."),
+        ("_pop3", "0 0 0 .", "This host offers no POP3: clients need not try it."),
+    ]
+    records = [
+        Record(f"{service}._tcp.{name}", "SRV", value, RECOMMENDED, reason) for service, value, reason in services
+    ]
+    for label, who in [("autoconfig", "Thunderbird"), ("autodiscover", "Outlook")]:
+        for address in host.web_addresses or host.addresses:
+            kind = "AAAA" if ":" in address else "A"
+            reason = f"{who} fetches its settings for this domain from the panel here."
+            records.append(Record(f"{label}.{name}", kind, address, RECOMMENDED, reason))
+    return records
 
 
 def _authorisations(name: str, report_addresses: list[str]) -> list[Record]:
@@ -234,6 +263,7 @@ def expected_records(domain: DomainDns, host: MailHostDns) -> list[Record]:
                 "The web server that serves the MTA-STS policy over HTTPS.",
             )
         )
+    records += client_setup_records(name, host)
     for address in host.addresses:
         kind = "AAAA" if ":" in address else "A"
         zone = "" if host.hostname.endswith("." + name) or host.hostname == name else host.hostname.partition(".")[2]

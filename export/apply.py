@@ -24,9 +24,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.mailpasswords import CRYPT_HASH
+from core.mailhost import host_config
 from export import helper_client
 from export.dirty import config_state
-from export.host import host_config
 from export.models import ConfigState, Generation
 from export.render import RenderError, render_vetted, vet
 from export.snapshot import take_snapshot

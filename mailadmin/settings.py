@@ -226,7 +226,7 @@ MAIL_PUBLIC_ADDRESSES = [a.strip() for a in env("MAIL_PUBLIC_ADDRESSES").split("
 MTA_STS_ADDRESSES = [a.strip() for a in env("MTA_STS_ADDRESSES").split(",") if a.strip()]
 STAGING_DIR = Path(env("STAGING_DIR", "/var/lib/mailadmin/staging" if PRODUCTION else str(VAR_DIR / "staging")))
 
-# The daemons' configuration around the tables (export.host.HostConfig): only what
+# The daemons' configuration around the tables (core.mailhost.HostConfig): only what
 # is set here overrides the Debian 12 defaults written there.
 _MAIL_HOST_ENV = {
     "MAIL_LISTEN": ("listen", lambda v: tuple(a.strip() for a in v.split(",") if a.strip())),

@@ -27,6 +27,12 @@ urlpatterns = [
     path("domains/new/", domains.domain_create, name="domain_create"),
     path("dns/all.zone", dnsrecords.dns_zone_all, name="dns_zone_all"),
     path(".well-known/mta-sts.txt", dnsrecords.mta_sts_txt, name="mta_sts_txt"),
+    path("mail/config-v1.1.xml", accounts.autoconfig, name="autoconfig"),
+    path(".well-known/autoconfig/mail/config-v1.1.xml", accounts.autoconfig, name="autoconfig_well_known"),
+    # Outlook asks with either spelling.
+    path("autodiscover/autodiscover.xml", accounts.autodiscover, name="autodiscover"),
+    path("Autodiscover/Autodiscover.xml", accounts.autodiscover, name="autodiscover_capitalised"),
+    path("account/mail.mobileconfig", accounts.mobileconfig, name="mobileconfig"),
     path("domains/<domain:name>/", accounts.domain_detail, name="domain_detail"),
     path("domains/<domain:name>/edit/", domains.domain_edit, name="domain_edit"),
     path("domains/<domain:name>/delete/", domains.domain_delete, name="domain_delete"),

@@ -7,12 +7,12 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from audit.log import COMMAND_LINE
 from audit.models import AuditEntry
+from core.mailhost import host_config
 from dnsrecords.data import records_for
 from dnsrecords.expected import DomainDns, MailHostDns, expected_records, mta_sts_id
 from dnsrecords.zonefile import txt_strings, zone_text
 from domains import actions
 from domains.models import DkimKey, Domain
-from export.host import host_config
 from export.render import render
 from export.snapshot import take_snapshot
 from tests.helpers import POLICY_FORM

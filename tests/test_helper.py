@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from export.host import HostConfig
+from core.mailhost import HostConfig
 from export.render import render
 from export.snapshot import MailboxRow, Snapshot
 from helper.helper import Helper, Refused

@@ -39,6 +39,11 @@ MATRIX = {
     "dkim_activate": ("POST", [LOGIN, 403, 404, 302, 302]),
     "dkim_remove": ("POST", [LOGIN, 403, 404, 302, 302]),
     "mta_sts_txt": ("GET", [404, 404, 404, 404, 404]),
+    "autoconfig": ("GET", [404, 404, 404, 404, 404]),  # the test host is no mail domain
+    "autoconfig_well_known": ("GET", [404, 404, 404, 404, 404]),
+    "autodiscover": ("POST", [404, 404, 404, 404, 404]),  # an empty request names no address
+    "autodiscover_capitalised": ("POST", [404, 404, 404, 404, 404]),
+    "mobileconfig": ("GET", [LOGIN, 200, 403, 403, 403]),
     "mailbox_edit": ("GET", [LOGIN, 403, 404, 200, 200]),
     "mailbox_toggle": ("POST", [LOGIN, 403, 404, 302, 302]),
     "mailbox_delete": ("GET", [LOGIN, 403, 404, 200, 200]),

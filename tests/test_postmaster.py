@@ -7,8 +7,8 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts import actions
 from audit.log import COMMAND_LINE
+from core.mailhost import host_config
 from domains.actions import create_domain
-from export.host import host_config
 from export.render import render
 from export.snapshot import take_snapshot
 from tests.helpers import MAIL_PASSWORD

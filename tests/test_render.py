@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from accounts import actions
 from audit.log import COMMAND_LINE
 from core.addresses import normalize_address, normalize_domain, normalize_local_part
+from core.mailhost import HostConfig
 from domains.actions import create_domain
-from export.host import HostConfig
 from export.render import RenderError, render, render_vetted, sender_addresses, vet
 from export.snapshot import AliasRow, DkimKeyRow, MailboxRow, Snapshot, take_snapshot
 

@@ -17,7 +17,7 @@ from accounts import sessions
 from accounts.models import Alias, Mailbox, User
 from audit.models import AuditEntry
 from domains.models import DkimKey, Domain
-from export.host import host_config
+from core.mailhost import host_config
 from export.render import render
 from export.snapshot import take_snapshot
 

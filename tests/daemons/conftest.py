@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
+from core.mailhost import host_config
 from export import helper_client
 from export.apply import apply_pending
-from export.host import host_config
 from export.render import render
 from export.snapshot import Snapshot
 from export.stage import stage

@@ -62,8 +62,9 @@ def test_a_zone_published_as_the_page_says_checks_ok_everywhere(nameserver, db, 
     results = verdicts(good)
     assert {status for status, _ in results.values()} == {"ok"}, results
     # MX, SPF, three DKIM keys (the one every new domain gets, s1, ed1), DMARC, TLSRPT, MTA-STS
-    # TXT and A, the mail host's A and PTR.
-    assert len(results) == 11
+    # TXT and A, six client SRV records, autoconfig and autodiscover A, the mail host's A and PTR.
+    assert len(results) == 19
+    assert results["SRV _imaps._tcp.good.example"][0] == "ok" and results["SRV _pop3._tcp.good.example"][0] == "ok"
     assert "1 of 10 lookups used" in results["TXT good.example"][1]
 
     # Through the page: "Check now" stores each result with its time.
