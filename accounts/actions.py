@@ -4,6 +4,8 @@ Passwords are hashed here and never reach the audit log: a password change is re
 the field name with no values.
 """
 
+from datetime import date
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -11,7 +13,7 @@ from django.utils import timezone
 from accounts import mailpasswords
 from accounts.aliasrules import check_alias
 from accounts.forms import clean_admin_name
-from accounts.models import Address, Alias, Mailbox, Postmaster, User
+from accounts.models import Address, Alias, Forwarding, Mailbox, Postmaster, User, Vacation
 from audit.log import Actor, diff, record, snapshot
 from core.addresses import normalize_address, normalize_local_part
 from core.models import save_changes
@@ -313,3 +315,78 @@ def set_postmaster(address: str, *, actor: Actor) -> Postmaster:
         record(actor, "set", "postmaster", address, domain=None, changes={"address": [before or None, address]})
         mark_dirty()
     return postmaster
+
+
+MAX_FORWARDS = 10
+
+
+@transaction.atomic
+def set_vacation(
+    mailbox: Mailbox,
+    *,
+    actor: Actor,
+    enabled: bool,
+    subject: str,
+    body: str,
+    start: date | None = None,
+    end: date | None = None,
+    days: int = 7,
+) -> Vacation:
+    if enabled and not body.strip():
+        raise ValidationError({"body": "Write the reply people get."})
+    if start and end and end < start:
+        raise ValidationError({"end": "The last day comes before the first."})
+    if not 1 <= days <= 30:
+        raise ValidationError({"days": "Between 1 and 30 days."})
+    vacation, _ = Vacation.objects.get_or_create(mailbox=mailbox)
+    values = {"enabled": enabled, "subject": subject.strip(), "body": body, "start": start, "end": end, "days": days}
+    if changes := save_changes(vacation, values):
+        # Dates as text (the log is JSON); the reply's text is not copied into the log.
+        shown = {k: [str(v) if isinstance(v, date) else v for v in pair] for k, pair in changes.items() if k != "body"}
+        shown |= {"reply": ["…", "(changed)"]} if "body" in changes else {}
+        record(actor, "updated", "vacation reply", mailbox.ascii_address, domain=mailbox.domain, changes=shown)
+        mark_dirty()
+    return vacation
+
+
+def _forwarding_loops(mailbox: Mailbox, destinations: list[str]) -> str:
+    """A destination that comes back to this mailbox, through aliases or other forwards, or ""."""
+    own = spellings(mailbox.domain, mailbox.local_part)
+    seen, queue = set(), list(destinations)
+    while queue:
+        address = queue.pop()
+        if address in own:
+            return address
+        if address in seen:
+            continue
+        seen.add(address)
+        local, _, domain_name = address.rpartition("@")
+        domain = Domain.objects.filter(name=domain_name).select_related("alias_of").first()
+        if domain is None:
+            continue  # another host's address
+        target = domain.alias_of or domain
+        alias = Alias.objects.filter(domain=target, local_part=local, active=True).first()
+        if alias is not None:
+            queue += alias.destinations
+        forwarding = Forwarding.objects.filter(mailbox__domain=target, mailbox__local_part=local).first()
+        if forwarding is not None:
+            queue += forwarding.destinations
+    return ""
+
+
+@transaction.atomic
+def set_forwarding(mailbox: Mailbox, *, actor: Actor, destinations: list[str], keep_copy: bool) -> Forwarding:
+    cleaned: list[str] = []
+    for destination in destinations:
+        address = normalize_address(destination)
+        if address not in cleaned:
+            cleaned.append(address)
+    if len(cleaned) > MAX_FORWARDS:
+        raise ValidationError({"destinations": f"At most {MAX_FORWARDS} addresses."})
+    if looping := _forwarding_loops(mailbox, cleaned):
+        raise ValidationError({"destinations": f"Mail to {looping} comes back to this mailbox: that would loop."})
+    forwarding, _ = Forwarding.objects.get_or_create(mailbox=mailbox)
+    if changes := save_changes(forwarding, {"destinations": cleaned, "keep_copy": keep_copy}):
+        record(actor, "updated", "forwarding", mailbox.ascii_address, domain=mailbox.domain, changes=changes)
+        mark_dirty()
+    return forwarding

@@ -322,3 +322,37 @@ class PostmasterForm(PlainLabels, forms.Form):
             "(an alias or a mailbox with that name). A mailbox on this host, or an address elsewhere."
         ),
     )
+
+
+class VacationForm(PlainLabels, forms.Form):
+    enabled = forms.BooleanField(label="Send an automatic reply", required=False)
+    subject = TextField(max_length=200, required=False, help_text="Empty: “Auto: ” and the subject of the message.")
+    body = TextField(
+        label="Reply", required=False, allow="\n\r\t", widget=forms.Textarea(attrs={"rows": 5}), max_length=5000
+    )
+    start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="Until", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    days = forms.IntegerField(label="Days between replies to the same sender", min_value=1, max_value=30, initial=7)
+
+
+class ForwardingForm(PlainLabels, forms.Form):
+    destinations = TextField(
+        label="Forward to",
+        required=False,
+        allow="\n\r",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One or more addresses, separated by commas or new lines. Empty: no forwarding.",
+    )
+    keep_copy = forms.BooleanField(label="Keep a copy here", required=False, initial=True)
+
+    def clean_destinations(self) -> list[str]:
+        raw = self.cleaned_data["destinations"].replace(",", "\n").splitlines()
+        errors, found = [], []
+        for item in filter(None, (line.strip() for line in raw)):
+            try:
+                found.append(normalize_address(item))
+            except ValidationError as e:
+                errors.append(e)
+        if errors:
+            raise ValidationError(errors)
+        return found

@@ -127,3 +127,34 @@ class Address(models.Model):
 
     def __str__(self) -> str:
         return f"{self.local_part}@{self.domain_id}"
+
+
+class Vacation(models.Model):
+    """An automatic reply (Sieve vacation, RFC 5230): once per sender per `days`, never to lists,
+    bulk or automatic mail (RFC 3834), between the optional dates (checked by the script itself,
+    since the renderer has no clock)."""
+
+    mailbox = models.OneToOneField(Mailbox, on_delete=models.CASCADE, related_name="vacation")
+    enabled = models.BooleanField(default=False)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField(max_length=5000, blank=True)
+    start = models.DateField(null=True, blank=True)
+    end = models.DateField(null=True, blank=True)
+    days = models.PositiveSmallIntegerField(default=7, help_text="Reply to each sender at most once in this many days.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"vacation of {self.mailbox_id}"
+
+
+class Forwarding(models.Model):
+    """Mail to the mailbox is sent on to other addresses (Sieve redirect), with or without a copy
+    kept; the forward leaves with the mailbox's own address as envelope sender, so it passes SPF."""
+
+    mailbox = models.OneToOneField(Mailbox, on_delete=models.CASCADE, related_name="forwarding")
+    destinations = models.JSONField(default=list)
+    keep_copy = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"forwarding of {self.mailbox_id}"

@@ -13,9 +13,18 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import actions, clientsetup, sessions, throttle
 from accounts.access import alias_for, mailbox_for
-from accounts.forms import AdminForm, AliasForm, LoginForm, MailboxForm, PostmasterForm, SelfServicePasswordForm
+from accounts.forms import (
+    AdminForm,
+    AliasForm,
+    ForwardingForm,
+    LoginForm,
+    MailboxForm,
+    PostmasterForm,
+    SelfServicePasswordForm,
+    VacationForm,
+)
 from accounts.middleware import MailboxHttpRequest
-from accounts.models import Alias, Mailbox, Postmaster, User
+from accounts.models import Alias, Forwarding, Mailbox, Postmaster, User, Vacation
 from audit.log import actor_for
 from core.access import admin_required, mailbox_required, superadmin_required
 from core.addresses import normalize_address, normalize_domain
@@ -393,3 +402,34 @@ def mobileconfig(request: MailboxHttpRequest) -> HttpResponse:
     response = HttpResponse(profile, content_type="application/x-apple-aspen-config")
     response["Content-Disposition"] = f'attachment; filename="{mailbox.ascii_address}.mobileconfig"'
     return response
+
+
+@require_http_methods(["GET", "POST"])
+@mailbox_required
+def vacation_and_forwarding(request: MailboxHttpRequest) -> HttpResponse:
+    """The mailbox user's automatic reply and forwarding, one form each on one page."""
+    mailbox = request.mailbox
+    vacation = Vacation.objects.filter(mailbox=mailbox).first() or Vacation(mailbox=mailbox)
+    forwarding = Forwarding.objects.filter(mailbox=mailbox).first() or Forwarding(mailbox=mailbox)
+    which = request.POST.get("form")
+    vacation_form = VacationForm(
+        request.POST if which == "vacation" else None,
+        initial={f: getattr(vacation, f) for f in ("enabled", "subject", "body", "start", "end", "days")},
+        prefix="vacation",
+    )
+    forwarding_form = ForwardingForm(
+        request.POST if which == "forwarding" else None,
+        initial={"destinations": "\n".join(forwarding.destinations), "keep_copy": forwarding.keep_copy},
+        prefix="forwarding",
+    )
+    actor = actor_for(request)
+    if which == "vacation" and vacation_form.is_valid():
+        if run_action(vacation_form, actions.set_vacation, mailbox, actor=actor, **vacation_form.cleaned_data):
+            messages.success(request, "Saved your automatic reply.")
+            return redirect("vacation")
+    if which == "forwarding" and forwarding_form.is_valid():
+        if run_action(forwarding_form, actions.set_forwarding, mailbox, actor=actor, **forwarding_form.cleaned_data):
+            messages.success(request, "Saved your forwarding.")
+            return redirect("vacation")
+    context = {"mailbox": mailbox, "vacation_form": vacation_form, "forwarding_form": forwarding_form}
+    return render(request, "accounts/vacation.html", context)

@@ -31,6 +31,7 @@ class HostConfig:
     rspamd_url: str = "http://127.0.0.1:11333"
     filter_rspamd: str = "/usr/libexec/opensmtpd/filter-rspamd"
     relay_host: str = ""  # empty: deliver outbound mail straight to the recipients' MX
+    sendmail: str = "/usr/sbin/sendmail"  # OpenSMTPD's, for Dovecot's vacation replies and forwards
     postmaster: str = ""
     # Signs the SRS senders of forwarded mail; empty renders no SRS (only hand-made configs in tests).
     srs_key: str = field(default="", repr=False)

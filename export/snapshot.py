@@ -4,12 +4,13 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
-from accounts.models import Alias, Mailbox, Postmaster
+from accounts.models import Alias, Forwarding, Mailbox, Postmaster, Vacation
 from dnsrecords.data import mail_host_dns, policy_dns
 from dnsrecords.expected import mta_sts_policy
 from dnsrecords.models import RecordCheck
 from domains import dkim
 from domains.models import DkimKey, Domain, DomainPolicy
+from export.sieve import SieveRow
 
 
 @dataclass(slots=True)
@@ -56,6 +57,7 @@ class Snapshot:
     inactive_domains: tuple[str, ...] = ()
     # Where postmaster@ and abuse@ of every domain go unless the domain has its own ("" = unset).
     postmaster: str = ""
+    sieve: tuple[SieveRow, ...] = ()  # mailboxes with a vacation reply or forwarding
 
 
 def mta_sts_policies(names: dict[int, str]) -> tuple[tuple[str, str], ...]:
@@ -89,6 +91,30 @@ def _alias_domain_keys(keys) -> list[tuple[str, str, str, str]]:
         for selector, algorithm, token in by_target.get(target, ())
         if (alias, f"TXT {dkim.record_name(selector, alias)}") in seen
     ]
+
+
+def _sieve_rows(names: dict[int, str]) -> tuple[SieveRow, ...]:
+    """Vacation replies and forwards of active mailboxes in exported domains, by address."""
+    live = Mailbox.objects.filter(active=True, domain_id__in=names)
+    rows: dict[str, dict] = {}
+    vacations = Vacation.objects.filter(enabled=True, mailbox__in=live).values_list(
+        "mailbox__local_part", "mailbox__domain_id", "subject", "body", "start", "end", "days"
+    )
+    for local, domain_id, subject, body, start, end, days in vacations:
+        rows.setdefault(f"{local}@{names[domain_id]}", {}).update(
+            vacation=True,
+            subject=subject,
+            body=body,
+            start=start.isoformat() if start else "",
+            end=end.isoformat() if end else "",
+            days=days,
+        )
+    forwards = Forwarding.objects.filter(mailbox__in=live).exclude(destinations=[])
+    for local, domain_id, destinations, keep_copy in forwards.values_list(
+        "mailbox__local_part", "mailbox__domain_id", "destinations", "keep_copy"
+    ):
+        rows.setdefault(f"{local}@{names[domain_id]}", {}).update(forward_to=tuple(destinations), keep_copy=keep_copy)
+    return tuple(SieveRow(address, **fields) for address, fields in sorted(rows.items()))
 
 
 def take_snapshot() -> Snapshot:
@@ -128,6 +154,7 @@ def take_snapshot() -> Snapshot:
             # Alias domains receive mail at the same MX, so they serve a policy too.
             mta_sts_policies=mta_sts_policies(receiving),
             postmaster=Postmaster.current(),
+            sieve=_sieve_rows(names),
             domains=tuple(name for name, active, target, _ in domains if active and target is None),
             alias_domains=tuple(
                 (name, target) for name, active, target, target_active in domains if active and target and target_active

@@ -67,6 +67,12 @@ FILES = {
 PATTERNS = [
     (re.compile(r"rspamd/dkim/[a-z0-9][a-z0-9.-]{0,252}\.[a-z0-9][a-z0-9-]{0,62}\.key"), ("root", "_rspamd", 0o640)),
     (re.compile(r"mta-sts/[a-z0-9][a-z0-9.-]{0,252}\.txt"), ("root", "root", 0o644)),
+    # Sieve scripts are read by each user's own delivery process (the mail user), and change
+    # nothing a daemon has loaded: Dovecot reads them at each delivery, so none is reloaded.
+    (
+        re.compile(r"sieve/[a-z0-9][a-z0-9.-]{0,252}/[a-z0-9_-]+(\.[a-z0-9_-]+)*\.sieve"),
+        ("root", "root", 0o644),
+    ),
 ]
 # daemon-facing path under ROOT -> file in the current generation
 LINKS = {

@@ -33,6 +33,7 @@ urlpatterns = [
     path("autodiscover/autodiscover.xml", accounts.autodiscover, name="autodiscover"),
     path("Autodiscover/Autodiscover.xml", accounts.autodiscover, name="autodiscover_capitalised"),
     path("account/mail.mobileconfig", accounts.mobileconfig, name="mobileconfig"),
+    path("account/vacation/", accounts.vacation_and_forwarding, name="vacation"),
     path("domains/<domain:name>/", accounts.domain_detail, name="domain_detail"),
     path("domains/<domain:name>/edit/", domains.domain_edit, name="domain_edit"),
     path("domains/<domain:name>/delete/", domains.domain_delete, name="domain_delete"),

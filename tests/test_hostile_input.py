@@ -159,6 +159,8 @@ def form_kwargs(form_class, domain, mailbox) -> dict:
         account_forms.SelfServicePasswordForm: {"mailbox": mailbox, "attempt": throttle.attempt("a@b.c", "")},
         account_forms.AdminForm: {},
         account_forms.PostmasterForm: {},
+        account_forms.VacationForm: {},
+        account_forms.ForwardingForm: {},
     }[form_class]
 
 
@@ -194,8 +196,9 @@ def test_it_refuses_control_characters_in_every_text_field(form_class, value, me
     ]
     assert text_fields
     for name in text_fields:
-        if name == "destinations" and value.strip("\n") != value:
-            continue  # line breaks separate the addresses there
+        allowed = getattr(form_class.base_fields.get(name), "allow", "")
+        if any(character in allowed for character in value):
+            continue  # taken on purpose there: line breaks between addresses, in a reply's text
         form = form_class({name: value}, **form_kwargs(form_class, domain, mailbox))
         assert message in form.errors.get(name, []), (name, form.errors.get(name))
 

@@ -44,6 +44,7 @@ MATRIX = {
     "autodiscover": ("POST", [404, 404, 404, 404, 404]),  # an empty request names no address
     "autodiscover_capitalised": ("POST", [404, 404, 404, 404, 404]),
     "mobileconfig": ("GET", [LOGIN, 200, 403, 403, 403]),
+    "vacation": ("GET", [LOGIN, 200, 403, 403, 403]),
     "mailbox_edit": ("GET", [LOGIN, 403, 404, 200, 200]),
     "mailbox_toggle": ("POST", [LOGIN, 403, 404, 302, 302]),
     "mailbox_delete": ("GET", [LOGIN, 403, 404, 200, 200]),

@@ -224,7 +224,8 @@ class Lab:
 
     def daemon_argv(self, name: str) -> list[str]:
         if name == "dovecot":
-            return self.namespaced(["dovecot", "-F", "-c", str(self.root / "etc/dovecot/dovecot.conf")])
+            # With smtpd's paths too: its sendmail (vacation replies, Sieve forwards) must reach the lab's smtpd.
+            return self.namespaced(["dovecot", "-F", "-c", str(self.root / "etc/dovecot/dovecot.conf")], smtpd=True)
         if name == "smtpd":
             return self.namespaced(["smtpd", "-d", "-f", str(self.root / "etc/smtpd.conf")], smtpd=True)
         if name == "rspamd":

@@ -43,7 +43,7 @@ class Sink:
                         self.reply("354 go on")
                         data = b""
                         while (chunk := self.rfile.readline()) not in (b".\r\n", b".\n", b""):
-                            data += chunk
+                            data += chunk[1:] if chunk.startswith(b".") else chunk  # undo dot-stuffing
                         sink.messages.append(Relayed(mail_from, rcpt_to, data))
                         self.reply("250 stored")
                     elif verb == b"QUIT":
