@@ -10,7 +10,7 @@ names them), so its cost grows with the number of aliases, not of mailboxes.
 from django.core.exceptions import ValidationError
 
 from accounts.models import Alias, Mailbox
-from core.aliasgraph import MAILBOX, MAX_DEPTH, walk
+from core.aliasgraph import MAILBOX, MAX_DEPTH, add_alias_domain_twins, walk
 from domains.models import Domain
 
 Table = dict[str, tuple[str, ...]]
@@ -41,10 +41,7 @@ def _with_mailboxes_and_twins(aliases: Table) -> Table:
     for local, domain in mailboxes.values_list("local_part", "domain__name"):
         if (address := f"{local}@{domain}") in wanted:
             table[address] = MAILBOX
-    for alias_domain, target in twins.items():
-        for key in [k for k in table if k.rpartition("@")[2] == target]:
-            local = key.rpartition("@")[0]
-            table[_key(local, alias_domain)] = (key,) if local else table[key]
+    add_alias_domain_twins(table, twins.items())
     return table
 
 

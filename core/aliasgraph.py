@@ -17,7 +17,8 @@ costs time linear in the number of table entries plus destinations, whatever the
     (3, ['b@x'], set())
 """
 
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 EXPAND_DEPTH = 10  # OpenSMTPD's limit, lka_session.c
@@ -108,3 +109,18 @@ def _spread_loops(graph: AliasGraph, table: Mapping[str, tuple[str, ...]]) -> No
             if sender not in graph.looping:
                 graph.looping.add(sender)
                 queue.append(sender)
+
+
+def add_alias_domain_twins(table: dict[str, tuple[str, ...]], alias_domains: Iterable[tuple[str, str]]) -> None:
+    """Give each alias domain the addresses of the domain it delivers as: x@alias → x@target,
+    and the target's catch-all catches the alias domain's unknown addresses too. In place."""
+    by_domain: dict[str, list[str]] = defaultdict(list)
+    for key in table:
+        by_domain[key.rpartition("@")[2]].append(key)
+    for alias_domain, target in alias_domains:
+        for key in by_domain[target]:
+            local_part = key.rpartition("@")[0]
+            if local_part:
+                table[f"{local_part}@{alias_domain}"] = (key,)
+            else:
+                table[f"@{alias_domain}"] = table[key]

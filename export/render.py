@@ -22,7 +22,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.mailpasswords import CRYPT_HASH
 from core.addresses import normalize_address, normalize_domain, normalize_local_part
-from core.aliasgraph import MAILBOX, MAX_DEPTH, AliasGraph, resolve, walk
+from core.aliasgraph import MAILBOX, MAX_DEPTH, AliasGraph, add_alias_domain_twins, resolve, walk
 from core.mailhost import HostConfig
 from domains import dkim
 from export.sieve import SieveError, sieve_script
@@ -331,13 +331,6 @@ def _domain_of(address: str) -> str:
     return address.rpartition("@")[2]
 
 
-def check_snapshot(snapshot: Snapshot, host: HostConfig) -> None:
-    """Raise on the first row vet() would leave out (for tests and tools that want all or nothing)."""
-    vetted = vet(snapshot, host)
-    if vetted.problems:
-        raise RenderError(str(vetted.problems[0]))
-
-
 def _check_dkim_key(key: DkimKeyRow, domains: set[str]) -> None:
     if key.domain not in domains:
         raise RenderError(f"DKIM key {key.selector} belongs to a domain that is not exported")
@@ -383,17 +376,7 @@ def _alias_map(snapshot: Snapshot) -> dict[str, tuple[str, ...]]:
     table: dict[str, tuple[str, ...]] = dict.fromkeys((m.address for m in snapshot.mailboxes), VMAIL)
     for alias in snapshot.aliases:
         table[f"{alias.local_part}@{alias.domain}"] = alias.destinations
-    if snapshot.alias_domains:
-        by_domain: dict[str, list[str]] = defaultdict(list)
-        for key in table:
-            by_domain[key.split("@")[1]].append(key)
-        for alias_domain, target in snapshot.alias_domains:
-            for key in by_domain[target]:
-                local_part = key.split("@")[0]
-                if local_part:
-                    table[f"{local_part}@{alias_domain}"] = (key,)
-                else:  # the target's catch-all catches the alias domain's unknown addresses too
-                    table[f"@{alias_domain}"] = table[key]
+    add_alias_domain_twins(table, snapshot.alias_domains)
     return table
 
 
