@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import mailpasswords
-from accounts.aliasrules import check_alias
+from accounts.aliasrules import check_alias, check_receives_mail
 from accounts.forms import clean_admin_name
 from accounts.models import Address, Alias, Forwarding, Mailbox, Postmaster, User, Vacation
 from audit.log import Actor, diff, record, snapshot
@@ -298,17 +298,7 @@ def set_postmaster(address: str, *, actor: Actor) -> Postmaster:
     """Where postmaster@ and abuse@ of every domain (and of the mail host's own name) go, unless
     the domain has its own. A destination here must be a live mailbox or alias, as for an alias."""
     address = normalize_address(address)
-    local_part, _, domain_name = address.rpartition("@")
-    ours = Domain.objects.filter(name=domain_name).first()
-    if ours is not None:
-        if not ours.active:
-            raise ValidationError({"address": f"The domain {ours} is disabled here."})
-        target = ours.alias_of or ours
-        if not (
-            Mailbox.objects.filter(domain=target, local_part=local_part, active=True).exists()
-            or Alias.objects.filter(domain=target, local_part=local_part, active=True).exists()
-        ):
-            raise ValidationError({"address": f"{address} is neither a mailbox nor an alias here: add it first."})
+    check_receives_mail(address, "address")
     before = Postmaster.current()
     postmaster, _ = Postmaster.objects.update_or_create(pk=1, defaults={"address": address})
     if before != address:

@@ -28,10 +28,11 @@ def _alias_table(exclude: int | None) -> Table:
     }
 
 
-def _with_mailboxes_and_twins(aliases: Table) -> Table:
-    """The virtual table as the renderer builds it, restricted to what the aliases can reach."""
+def _with_mailboxes_and_twins(aliases: Table, named_too: frozenset[str] = frozenset()) -> Table:
+    """The virtual table as the renderer builds it, restricted to what the aliases (and
+    `named_too`) can reach."""
     table = dict(aliases)
-    named = {d for destinations in aliases.values() for d in destinations}
+    named = {d for destinations in aliases.values() for d in destinations} | named_too
     twins = dict(Domain.objects.filter(active=True, alias_of__active=True).values_list("name", "alias_of__name"))
     # An address at an alias domain is its twin at the target domain.
     targets = {f"{d.rpartition('@')[0]}@{twins[d.rpartition('@')[2]]}" for d in named if d.rpartition("@")[2] in twins}
@@ -56,22 +57,10 @@ def _violations(table: Table) -> dict[str, str]:
 
 def check_alias(domain: Domain, local_part: str, destinations: list[str], *, alias: Alias | None = None) -> None:
     """Raise a ValidationError naming the destination or the address at fault; change nothing."""
-    ours = dict(Domain.objects.values_list("name", "active"))
     before = _alias_table(exclude=alias.pk if alias else None)
     after = dict(before) | {_key(local_part, domain.name): tuple(destinations)}
     table = _with_mailboxes_and_twins(after)
-    for destination in destinations:
-        target_domain = destination.rpartition("@")[2]
-        if target_domain not in ours:
-            continue  # an outside address: relayed as it is
-        if not ours[target_domain]:
-            raise ValidationError({"destinations": f"{destination}: the domain {target_domain} is disabled here."})
-        if destination not in table:
-            raise ValidationError(
-                {
-                    "destinations": f"{destination} is neither a mailbox nor an alias here: add it first, or check the spelling."
-                }
-            )
+    _refuse_dead(destinations, table, "destinations")
     violations = _violations(table)
     # Only what this change causes: a legacy problem elsewhere does not block unrelated edits.
     new = violations.keys() - _violations(_with_mailboxes_and_twins(before)).keys()
@@ -82,3 +71,24 @@ def check_alias(domain: Domain, local_part: str, destinations: list[str], *, ali
         raise ValidationError({"destinations": f"With these destinations this alias {violations[this]}."})
     key = sorted(new)[0]
     raise ValidationError({"destinations": f"With these destinations, {key} {violations[key]}."})
+
+
+def _refuse_dead(destinations: list[str], table: Table, field: str) -> None:
+    """A destination in one of our domains must be a live mailbox or alias there (directly, or
+    through an alias domain); an outside address is relayed as it is."""
+    ours = dict(Domain.objects.values_list("name", "active"))
+    for destination in destinations:
+        domain_name = destination.rpartition("@")[2]
+        if domain_name not in ours:
+            continue
+        if not ours[domain_name]:
+            raise ValidationError({field: f"{destination}: the domain {domain_name} is disabled here."})
+        if destination not in table:
+            raise ValidationError(
+                {field: f"{destination} is neither a mailbox nor an alias here: add it first, or check the spelling."}
+            )
+
+
+def check_receives_mail(address: str, field: str) -> None:
+    """Raise a ValidationError on `field` unless mail to `address` would be delivered somewhere."""
+    _refuse_dead([address], _with_mailboxes_and_twins(_alias_table(exclude=None), frozenset([address])), field)
