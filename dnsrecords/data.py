@@ -112,8 +112,8 @@ def unsigned_reason(domain: Domain) -> str:
         target_keys = DkimKey.objects.filter(domain_id=domain.alias_of_id, state=DkimKey.ACTIVE)
         if not target_keys.exists():
             return f"{domain.alias_of} has no key that signs yet; this domain signs with its keys."
-        published = RecordCheck.objects.filter(domain=domain, first_ok_at__isnull=False).values_list("key", flat=True)
-        if not any(f"TXT {dkim.record_name(k.selector, domain.name)}" in set(published) for k in target_keys):
+        seen = set(RecordCheck.objects.filter(domain=domain, first_ok_at__isnull=False).values_list("key", flat=True))
+        if not any(f"TXT {dkim.record_name(k.selector, domain.name)}" in seen for k in target_keys):
             return "Publish its DKIM record (above) and run “Check now”: it signs once the check sees the record."
         return ""
     if own.filter(state=DkimKey.PENDING).exists():
