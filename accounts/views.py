@@ -364,7 +364,7 @@ def _receiving_domain(name: str) -> Domain:
         name = normalize_domain(name)
     except ValidationError:
         raise Http404("not a domain name") from None
-    domain = Domain.objects.filter(name=name, active=True).exclude(alias_of__active=False).first()
+    domain = Domain.objects.receiving().filter(name=name).first()
     if domain is None:
         raise Http404("not a domain of this host")
     return domain

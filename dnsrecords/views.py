@@ -197,8 +197,7 @@ def mta_sts_txt(request: HtmxHttpRequest) -> HttpResponse:
     host = request.get_host().split(":")[0].lower()
     if not host.startswith("mta-sts."):
         raise Http404("not an mta-sts host")
-    receiving = Domain.objects.filter(active=True).exclude(alias_of__active=False)
-    domain = receiving.filter(name=host.removeprefix("mta-sts.")).first()
+    domain = Domain.objects.receiving().filter(name=host.removeprefix("mta-sts.")).first()
     if domain is None:
         raise Http404("unknown domain")
     dns = domain_dns(domain)

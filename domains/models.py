@@ -19,6 +19,10 @@ class DomainQuerySet(models.QuerySet):
         mine = user.domains.values("pk")
         return self.filter(models.Q(pk__in=mine) | models.Q(alias_of__in=mine))
 
+    def receiving(self) -> "DomainQuerySet":
+        """Domains this host takes mail for: active, and for an alias domain, its target active too."""
+        return self.filter(active=True).exclude(alias_of__active=False)
+
     def search(self, query: str) -> "DomainQuerySet":
         """Prefix search on the stored A-label (see prefix_filter)."""
         return prefix_filter(self, "name", query.strip().lower())
