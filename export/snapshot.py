@@ -71,7 +71,7 @@ def mta_sts_policies(names: dict[int, str]) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-def _alias_domain_keys(keys) -> list[tuple[str, str, str, str]]:
+def _alias_domain_keys(keys: list, alias_domains: tuple[tuple[str, str], ...]) -> list[tuple[str, str, str, str]]:
     """An alias domain signs with its target's active keys, each once a live check has seen the
     record published under the alias domain's own name (dnsrecords keeps that in RecordCheck)."""
     by_target: dict[str, list[tuple[str, str, str]]] = {}
@@ -83,10 +83,9 @@ def _alias_domain_keys(keys) -> list[tuple[str, str, str, str]]:
             "domain__name", "key"
         )
     )
-    aliases = Domain.objects.filter(active=True, alias_of__active=True).values_list("name", "alias_of__name")
     return [
         (alias, selector, algorithm, token)
-        for alias, target in aliases.order_by("name")
+        for alias, target in sorted(alias_domains)
         if alias not in own_keys
         for selector, algorithm, token in by_target.get(target, ())
         if (alias, f"TXT {dkim.record_name(selector, alias)}") in seen
@@ -123,11 +122,13 @@ def take_snapshot() -> Snapshot:
         if connection.vendor == "postgresql" and outermost:
             # Every query below must see the same committed state (SQLite's transactions always do).
             connection.cursor().execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        domains = list(Domain.objects.values_list("name", "active", "alias_of__name", "alias_of__active"))
+        domains = list(Domain.objects.values_list("pk", "name", "active", "alias_of__name", "alias_of__active"))
+        # Exported domains: active ones, and alias domains whose target is active too.
+        names = {pk: name for pk, name, active, target, _ in domains if active and target is None}
+        receiving = {pk: name for pk, name, active, target, ok in domains if active and (target is None or ok)}
+        alias_domains = tuple((name, target) for _, name, active, target, ok in domains if active and target and ok)
         # Mailboxes are read in one scan, without a join, and named here: at 100,000 rows this
         # takes a quarter of the time of a join or an IN list over the domains.
-        names = dict(Domain.objects.filter(active=True, alias_of=None).values_list("pk", "name"))
-        receiving = dict(Domain.objects.receiving().values_list("pk", "name"))
         rows = (
             Mailbox.objects.filter(active=True)
             .order_by()
@@ -146,22 +147,19 @@ def take_snapshot() -> Snapshot:
             "local_part", "domain__name", "destinations"
         )
         # Alias domains made before they shared their target's keys may still have keys of their own.
-        keys = DkimKey.objects.filter(state=DkimKey.ACTIVE, domain__active=True).values_list(
-            "domain__name", "selector", "algorithm", "private_key_encrypted"
+        keys = list(
+            DkimKey.objects.filter(state=DkimKey.ACTIVE, domain__active=True)
+            .order_by("domain__name", "selector")
+            .values_list("domain__name", "selector", "algorithm", "private_key_encrypted")
         )
-        alias_signing = _alias_domain_keys(keys)
         return Snapshot(
             # Alias domains receive mail at the same MX, so they serve a policy too.
             mta_sts_policies=mta_sts_policies(receiving),
             postmaster=Postmaster.current(),
             sieve=_sieve_rows(names),
-            domains=tuple(name for name, active, target, _ in domains if active and target is None),
-            alias_domains=tuple(
-                (name, target) for name, active, target, target_active in domains if active and target and target_active
-            ),
-            inactive_domains=tuple(
-                name for name, active, target, target_active in domains if not active or (target and not target_active)
-            ),
+            domains=tuple(names.values()),
+            alias_domains=alias_domains,
+            inactive_domains=tuple(name for pk, name, *_ in domains if pk not in receiving),
             mailboxes=tuple(MailboxRow(*row) for row in mailboxes),
             aliases=tuple(
                 AliasRow(local, domain, tuple(dest))
@@ -169,6 +167,6 @@ def take_snapshot() -> Snapshot:
             ),
             dkim_keys=tuple(
                 DkimKeyRow(domain, selector, algorithm, dkim.decrypt(token))
-                for domain, selector, algorithm, token in [*keys.order_by("domain__name", "selector"), *alias_signing]
+                for domain, selector, algorithm, token in [*keys, *_alias_domain_keys(keys, alias_domains)]
             ),
         )
