@@ -102,6 +102,23 @@ def clean_admin_name(value: str) -> str:
     return name
 
 
+def address_list(text: str) -> list[str]:
+    """Addresses separated by commas or line breaks, normalised, each once; every bad one named."""
+    found: list[str] = []
+    errors: list[ValidationError] = []
+    for item in filter(None, (part.strip() for part in text.replace(",", "\n").splitlines())):
+        try:
+            address = normalize_address(item)
+        except ValidationError as e:
+            errors.append(e)
+            continue
+        if address not in found:
+            found.append(address)
+    if errors:
+        raise ValidationError(errors)
+    return found
+
+
 class LoginForm(PlainLabels, forms.Form):
     username = TextField(
         label="Email address or admin name",
@@ -221,19 +238,7 @@ class AliasForm(PlainLabels, forms.ModelForm):
         return normalize_local_part(value) if value else ""
 
     def clean_destinations(self) -> list[str]:
-        raw = self.cleaned_data["destinations"].replace(",", "\n").splitlines()
-        destinations: list[str] = []
-        errors: list[ValidationError] = []
-        for item in filter(None, (line.strip() for line in raw)):
-            try:
-                address = normalize_address(item)
-            except ValidationError as e:
-                errors.append(e)
-                continue
-            if address not in destinations:
-                destinations.append(address)
-        if errors:
-            raise ValidationError(errors)
+        destinations = address_list(self.cleaned_data["destinations"])
         if not destinations:
             raise ValidationError("Enter at least one destination address.")
         local_part = self.cleaned_data.get("local_part", self.instance.local_part)
@@ -346,13 +351,4 @@ class ForwardingForm(PlainLabels, forms.Form):
     keep_copy = forms.BooleanField(label="Keep a copy here", required=False, initial=True)
 
     def clean_destinations(self) -> list[str]:
-        raw = self.cleaned_data["destinations"].replace(",", "\n").splitlines()
-        errors, found = [], []
-        for item in filter(None, (line.strip() for line in raw)):
-            try:
-                found.append(normalize_address(item))
-            except ValidationError as e:
-                errors.append(e)
-        if errors:
-            raise ValidationError(errors)
-        return found
+        return address_list(self.cleaned_data["destinations"])
