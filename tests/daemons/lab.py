@@ -25,6 +25,8 @@ import urllib.request
 from pathlib import Path
 
 HOSTNAME = "mail.lab.test"
+# Two labs can run side by side on one machine with their own MAILADMIN_LAB_DIR and this offset.
+PORT_OFFSET = int(os.environ.get("MAILADMIN_LAB_PORT_OFFSET", "0"))
 PORTS = {
     "imap": 10143,
     "imaps": 10993,
@@ -36,6 +38,7 @@ PORTS = {
     "rspamd_proxy": 11432,
     "relay": 10026,
 }
+PORTS = {name: port + PORT_OFFSET for name, port in PORTS.items()}
 RSPAMD_CACHE = "/var/tmp/mailadmin-lab-rspamd-cache"
 NOBODY = 65534
 HERE = Path(__file__).resolve()
