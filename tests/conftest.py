@@ -10,6 +10,9 @@ from domains.actions import create_domain
 from domains.models import Domain
 from tests.helpers import MAIL_PASSWORD, PASSWORD, client_for, helper_process, mailbox_client, sandbox_config
 
+# The real-daemon lab (lab, outside, ...), one per session for tests/daemons and tests/browser alike.
+pytest_plugins = ["tests.daemons.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _test_defaults(settings) -> None:
