@@ -69,8 +69,6 @@ def autoconfig_xml(domain: str, host: HostConfig) -> bytes:
 REQUEST_NS = "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"
 RESPONSE_NS = "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
 OUTLOOK_NS = "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
-ET.register_namespace("", RESPONSE_NS)
-ET.register_namespace("a", OUTLOOK_NS)
 
 
 def autodiscover_address(request_body: bytes) -> str:
@@ -88,13 +86,15 @@ def autodiscover_address(request_body: bytes) -> str:
 
 def autodiscover_xml(address: str, host: HostConfig) -> bytes:
     """Outlook's POX response: the account's IMAP and SMTP servers (implicit TLS first)."""
-    root = ET.Element(f"{{{RESPONSE_NS}}}Autodiscover")
-    response = ET.SubElement(root, f"{{{OUTLOOK_NS}}}Response")
-    account = ET.SubElement(response, f"{{{OUTLOOK_NS}}}Account")
-    ET.SubElement(account, f"{{{OUTLOOK_NS}}}AccountType").text = "email"
-    ET.SubElement(account, f"{{{OUTLOOK_NS}}}Action").text = "settings"
+    # Written as Microsoft's examples are, each namespace the default of its element: clients
+    # such as Thunderbird read the names as written and find no "Response" under a prefix.
+    root = ET.Element("Autodiscover", xmlns=RESPONSE_NS)
+    response = ET.SubElement(root, "Response", xmlns=OUTLOOK_NS)
+    account = ET.SubElement(response, "Account")
+    ET.SubElement(account, "AccountType").text = "email"
+    ET.SubElement(account, "Action").text = "settings"
     for server in preferred(host):  # Outlook takes the first entry of each type
-        protocol = ET.SubElement(account, f"{{{OUTLOOK_NS}}}Protocol")
+        protocol = ET.SubElement(account, "Protocol")
         for tag, text in [
             ("Type", server.protocol.upper()),
             ("Server", server.host),
@@ -104,7 +104,7 @@ def autodiscover_xml(address: str, host: HostConfig) -> bytes:
             ("SSL", "on"),
             ("AuthRequired", "on"),
         ]:
-            ET.SubElement(protocol, f"{{{OUTLOOK_NS}}}{tag}").text = text
+            ET.SubElement(protocol, tag).text = text
     return _xml(root)
 
 
