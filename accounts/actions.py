@@ -17,6 +17,7 @@ from accounts.models import Address, Alias, Forwarding, Mailbox, Postmaster, Use
 from audit.log import Actor, diff, record, snapshot
 from core.addresses import normalize_address, normalize_local_part
 from core.models import save_changes
+from core.quota import fill_permille
 from domains.models import Domain
 from export.dirty import mark_dirty
 
@@ -103,6 +104,10 @@ def update_mailbox(
     if active is False and mailbox.active:
         _keep_postmaster(mailbox.domain, mailbox.local_part, "disable")
     changes = save_changes(mailbox, _given(display_name=display_name, quota_mb=quota_mb, active=active))
+    if "quota_mb" in changes:
+        # A quota below the usage is allowed (the mailbox then refuses new mail until it shrinks).
+        mailbox.fill_permille = fill_permille(mailbox.used_bytes, mailbox.quota_mb)
+        Mailbox.objects.filter(pk=mailbox.pk).update(fill_permille=mailbox.fill_permille)
     if changes:
         record(actor, "updated", "mailbox", mailbox.ascii_address, domain=mailbox.domain, changes=changes)
         mark_dirty()

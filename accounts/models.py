@@ -28,6 +28,13 @@ class Mailbox(models.Model):
     password_changed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # What Dovecot last reported (accounts.usage copies it here in the background, so the
+    # domain page sorts by fill with an index): None until the mailbox has been measured.
+    used_bytes = models.BigIntegerField(null=True, blank=True)
+    used_messages = models.BigIntegerField(null=True, blank=True)
+    # used / quota in thousandths (1000: full); 0 when unlimited, -1 while the usage is unknown.
+    fill_permille = models.IntegerField(default=-1)
+    last_login_at = models.DateTimeField("last IMAP login", null=True, blank=True)
 
     objects = MailboxQuerySet.as_manager()
 
@@ -37,6 +44,7 @@ class Mailbox(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["domain", "local_part"], name="mailbox_unique_address"),
         ]
+        indexes = [models.Index(fields=["domain", "-fill_permille", "local_part"], name="mailbox_fullest_first")]
 
     def __str__(self) -> str:
         return self.address
@@ -158,3 +166,21 @@ class Forwarding(models.Model):
 
     def __str__(self) -> str:
         return f"forwarding of {self.mailbox_id}"
+
+
+class QueuedMail(models.Model):
+    """A message OpenSMTPD holds for a mailbox here and has not delivered yet, with the reason
+    (accounts.usage.sync_queue replaces them all from the queue every minute or so)."""
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="queued_mail")
+    envelope_id = models.CharField(max_length=16)
+    sender = models.CharField(max_length=320, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    queued_at = models.DateTimeField()
+    retries = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["queued_at"]
+
+    def __str__(self) -> str:
+        return f"{self.envelope_id} for {self.mailbox}"

@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from accounts import actions, clientsetup, sessions, throttle
+from accounts import actions, clientsetup, sessions, throttle, usage
 from accounts.access import alias_for, mailbox_for
 from accounts.forms import (
     AdminForm,
@@ -24,11 +24,12 @@ from accounts.forms import (
     VacationForm,
 )
 from accounts.middleware import MailboxHttpRequest
-from accounts.models import Alias, Forwarding, Mailbox, Postmaster, User, Vacation
+from accounts.models import Alias, Forwarding, Mailbox, Postmaster, QueuedMail, User, Vacation
 from audit.log import actor_for
 from core.access import admin_required, mailbox_required, superadmin_required
 from core.addresses import normalize_address, normalize_domain
 from core.mailhost import host_config
+from core.quota import fill_permille
 from core.search import prefix_filter
 from core.views import paginate, run_action
 from domains.access import domain_for
@@ -95,18 +96,37 @@ def account(request: MailboxHttpRequest) -> HttpResponse:
         return redirect("account")
     imap, imap_starttls, smtp, submission = clientsetup.servers(host_config())
     context = {"mailbox": mailbox, "form": form, "imap": imap, "imap_starttls": imap_starttls}
-    context |= {"smtp": smtp, "submission": submission}
+    context |= {"smtp": smtp, "submission": submission, "usage": _usage_now(mailbox)}
     return render(request, "accounts/account.html", context)
+
+
+def _usage_now(mailbox: Mailbox) -> dict:
+    """The mailbox's usage as Dovecot's own files say now (the database copy may be a minute old)."""
+    now = usage.read_usage(mailbox)
+    used = now.used_bytes if now.used_bytes is not None else mailbox.used_bytes
+    permille = fill_permille(used, mailbox.quota_mb)
+    return {
+        "used_bytes": used,
+        "quota_mb": mailbox.quota_mb,
+        "fill_permille": permille,
+        "percent": permille // 10,
+        "last_login_at": now.last_login_at or mailbox.last_login_at,
+    }
 
 
 def domain_page_context(request: MailboxHttpRequest, domain: Domain, **forms) -> dict:
     mailbox_query, alias_query = request.GET.get("mq", ""), request.GET.get("aq", "")
     mailboxes = Mailbox.objects.filter(domain=domain).search(mailbox_query)
+    fullest_first = request.GET.get("msort") == "fullest"
+    if fullest_first:
+        mailboxes = mailboxes.order_by("-fill_permille", "local_part")  # index mailbox_fullest_first
     aliases = Alias.objects.filter(domain=domain).search(alias_query)
     return {
         "domain": domain,
         "mailboxes": paginate(request, mailboxes, "mpage"),
         "aliases": paginate(request, aliases, "apage"),
+        "fullest_first": fullest_first,
+        "queued_mail": QueuedMail.objects.filter(mailbox__domain=domain).select_related("mailbox")[:10],
         "mq": mailbox_query,
         "aq": alias_query,
         "alias_domains": list(domain.alias_domains.all()[:20]),
@@ -164,6 +184,12 @@ def mailbox_create(request: MailboxHttpRequest, name: str) -> HttpResponse:
     return render(request, "accounts/mailbox_form.html", {"form": form, "domain": domain})
 
 
+OVER_QUOTA = (
+    "{mailbox} is over its quota now: new mail to it bounces as “mailbox full” until mail is deleted "
+    "or the quota raised."
+)
+
+
 @require_http_methods(["GET", "POST"])
 @admin_required
 def mailbox_edit(request: MailboxHttpRequest, name: str, local_part: str) -> HttpResponse:
@@ -190,6 +216,8 @@ def mailbox_edit(request: MailboxHttpRequest, name: str, local_part: str) -> Htt
                 request, f"{DOMAIN_PAGE}#mailbox-row", {"mailbox": mailbox, "domain": mailbox.domain, "saved": True}
             )
         messages.success(request, f"Saved {mailbox}.")
+        if mailbox.fill_permille >= 1000:
+            messages.warning(request, OVER_QUOTA.format(mailbox=mailbox))
         return redirect("domain_detail", name=name)
     template = "accounts/mailbox_form.html#inline-form" if request.htmx else "accounts/mailbox_form.html"
     return render(request, template, {"form": form, "domain": mailbox.domain, "mailbox": mailbox})

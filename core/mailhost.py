@@ -33,6 +33,8 @@ class HostConfig:
     relay_host: str = ""  # empty: deliver outbound mail straight to the recipients' MX
     sendmail: str = "/usr/sbin/sendmail"  # OpenSMTPD's, for Dovecot's vacation replies and forwards
     postmaster: str = ""
+    # Dovecot writes each user's usage and last login here (setgid, vmail:<panel's group>, 2770).
+    usage_dir: str = "/var/lib/mailadmin/usage"
     # Signs the SRS senders of forwarded mail; empty renders no SRS (only hand-made configs in tests).
     srs_key: str = field(default="", repr=False)
     # Only for private instances (tests): Dovecot's runtime directories and log file.

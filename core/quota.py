@@ -37,6 +37,24 @@ def parse_quota(text: str) -> int:
     return megabytes
 
 
+def fill_permille(used_bytes: int | None, quota_mb: int) -> int:
+    """How full a mailbox is, in thousandths of its quota: -1 unknown, 0 unlimited, 1000 full."""
+    if used_bytes is None:
+        return -1
+    if not quota_mb:
+        return 0
+    return min(used_bytes * 1000 // (quota_mb * 1024 * 1024), 2**31 - 1)
+
+
+def format_bytes(size: int) -> str:
+    """1536 -> "1.5K", 3 * 1024**3 -> "3G": the same units as quotas."""
+    for unit, scale in (("T", 1024**4), ("G", 1024**3), ("M", 1024**2), ("K", 1024)):
+        if size >= scale:
+            value = size / scale
+            return f"{value:.1f}{unit}".replace(".0" + unit, unit) if value < 10 else f"{value:.0f}{unit}"
+    return f"{size}B"
+
+
 def format_quota(megabytes: int) -> str:
     if not megabytes:
         return "unlimited"

@@ -22,6 +22,8 @@ class ConfigState(models.Model):
     last_applied_at = models.DateTimeField(null=True, blank=True)
     # The rows the last successful apply left out (its Generation.problems), for every page's status line.
     last_problems = models.JSONField(default=list)
+    # Domains with mail waiting in OpenSMTPD's queue (accounts.QueuedMail): only their pages look.
+    queued_domains = models.JSONField(default=list)
 
     def __str__(self) -> str:
         return f"wanted {self.wanted}, applied {self.applied}"

@@ -49,6 +49,23 @@ sed -u -E \\
 """
 
 
+# OpenSMTPD before 7.7 runs mail.lmtp, which exits "temporary failure" (75) on every LMTP
+# error: a full mailbox's "552 5.2.2" kept the mail queued for 4 days, then bounced with no
+# reason. As 7.7 does, this wrapper passes a 5xx on as permanent (69, EX_UNAVAILABLE), so the
+# sender gets a bounce at once whose reason (smtpd quotes the last line) says the mailbox is full.
+LMTP_WRAPPER = """#!/bin/sh
+# {header}
+# mail.lmtp under OpenSMTPD 7.4: see export/render.py (LMTP_WRAPPER).
+error=$("$@" 2>&1)
+status=$?
+[ -n "$error" ] && printf '%s\\n' "$error"
+case "$status $error" in
+"75 "*"LMTP server error: 5"*) exit 69 ;;
+esac
+exit $status
+"""
+
+
 class RenderError(ValueError):
     pass
 
@@ -96,6 +113,7 @@ def _check_host(host: HostConfig) -> None:
         host.dovecot_base_dir,
         host.dovecot_state_dir,
         host.dovecot_log_path,
+        host.usage_dir,
     ]
     for path in filter(None, paths):
         if not _SAFE_PATH.fullmatch(path):
@@ -463,7 +481,8 @@ def smtpd_conf(host: HostConfig) -> bytes:
     srs = " srs" if host.srs_key else ""
     lines += [
         "",
-        f'action "deliver" lmtp "{host.lmtp_socket}" rcpt-to virtual <virtuals> userbase <vusers>',
+        f'mda wrapper "permanent" "{cur}/smtpd/mail-lmtp %{{mda}}"',
+        f'action "deliver" lmtp "{host.lmtp_socket}" rcpt-to virtual <virtuals> userbase <vusers> wrapper "permanent"',
         f'action "send" relay{relay} helo {name}{srs}',
         "",
         'match from any for domain <domains> action "deliver"',
@@ -510,7 +529,7 @@ def dovecot_conf(host: HostConfig) -> bytes:
             "auth_mechanisms = plain login",
             f"auth_failure_delay = {host.auth_failure_delay}",
             "mail_location = maildir:~/Maildir",
-            "mail_plugins = $mail_plugins quota",
+            "mail_plugins = $mail_plugins quota quota_clone",
             f"first_valid_uid = {host.vmail_uid}",
             f"last_valid_uid = {host.vmail_uid}",
             "recipient_delimiter = +",
@@ -529,6 +548,11 @@ def dovecot_conf(host: HostConfig) -> bytes:
             "plugin {",
             "  quota = count:User quota",
             "  quota_vsizes = yes",
+            # Each user's usage and last IMAP login, one small file each, written by the user's
+            # own mail process into a directory the panel's group may read (the panel never
+            # runs doveadm): accounts/usage.py reads them.
+            f"  quota_clone_dict = file:{host.usage_dir}/%Ld/%Ln.quota",
+            f"  last_login_dict = file:{host.usage_dir}/%Ld/%Ln.login",
             # A mailbox has a script when its file exists; it compiles into the user's home.
             f"  sieve = file:{host.current}/sieve/%Ld/%Ln.sieve;bindir=~/.sieve-bin",
             "  sieve_user_log = ~/.sieve.log",
@@ -539,7 +563,7 @@ def dovecot_conf(host: HostConfig) -> bytes:
             # Vacation replies and forwards leave through smtpd's local socket (DKIM-signed there).
             f"sendmail_path = {host.sendmail}",
             "protocol imap {",
-            "  mail_plugins = $mail_plugins imap_quota",
+            "  mail_plugins = $mail_plugins imap_quota last_login",
             "}",
             "protocol lmtp {",
             "  auth_username_format = %Lu",
@@ -615,6 +639,7 @@ def render_vetted(vetted: Vetted, host: HostConfig) -> dict[str, bytes]:
         "smtpd/senderaddrs": smtpd_senders(snapshot, table, vetted.role_keys, vetted.graph),
         "smtpd/mailname": _lines([host.hostname]),
         "smtpd/filter-rspamd": FILTER_WRAPPER.format(header=HEADER, filter=host.filter_rspamd).encode(),
+        "smtpd/mail-lmtp": LMTP_WRAPPER.format(header=HEADER).encode(),
         "rspamd/local.d/dkim_signing.conf": rspamd_dkim_signing(snapshot, host),
     }
     for key in snapshot.dkim_keys:

@@ -52,6 +52,33 @@ MAX_REQUEST = 4096
 MAX_DEPTH = 2  # requests are flat objects: {"op": "apply", "generation": 7}
 READ_TIMEOUT = 5.0  # seconds a client has to send its request line
 MAX_FILE = 512 * 1024 * 1024
+MAX_ENVELOPES = 2000
+# A mail address in the panel's stored form: what "measure_usage" accepts as a user name.
+USER = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
+# Run as the mail user: {"domain/local.quota": text} on stdin; writes each file that does not
+# exist yet (O_EXCL, no symlink followed), with the directory's group, and prints how many.
+USAGE_WRITER = """
+import json, os, sys
+base = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+written = 0
+for rel, text in json.load(sys.stdin).items():
+    domain, name = rel.split("/")
+    try:
+        os.mkdir(domain, 0o2770, dir_fd=base)
+    except FileExistsError:
+        pass
+    folder = os.open(domain, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=base)
+    try:
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o660, dir_fd=folder)
+    except FileExistsError:
+        os.close(folder)
+        continue
+    os.write(fd, text.encode())
+    os.close(fd)
+    os.close(folder)
+    written += 1
+print(written)
+"""
 TABLES = ("domains", "passwds", "virtuals", "vusers", "senderaddrs")
 
 # relative path in a generation -> (owner, group, mode)
@@ -62,6 +89,7 @@ FILES = {
     **{f"smtpd/{table}": ("root", "opensmtpd", 0o640) for table in TABLES},
     "smtpd/mailname": ("root", "root", 0o644),
     "smtpd/filter-rspamd": ("root", "root", 0o755),
+    "smtpd/mail-lmtp": ("root", "root", 0o755),  # run at each delivery: changing it reloads nothing
     "rspamd/local.d/dkim_signing.conf": ("root", "root", 0o644),
 }
 PATTERNS = [
@@ -180,6 +208,8 @@ class Helper:
         self.check = config.get("check", {})
         self.reload_commands = config.get("reload", {})
         self.rspamd_confdir = config.get("rspamd_confdir", "/etc/rspamd")
+        self.queries = config.get("query", {})
+        self.usage = config.get("usage", {})
         self.base = os.path.join(self.root, "etc/mailadmin")
         self.generations = os.path.join(self.base, "generations")
         self.current = os.path.join(self.base, "current")
@@ -441,7 +471,98 @@ class Helper:
             if service not in names:
                 raise Refused("service must be dovecot, smtpd or rspamd")
             return {"ok": True, "reloaded": self.reload_locked([self.command(names[service])])}
+        if op == "measure_usage":
+            user = request.get("user")
+            if user is not None and not (isinstance(user, str) and USER.fullmatch(user)):
+                raise Refused("user must be a mail address in its stored form")
+            return self.measure_usage(user)
+        if op == "queue":
+            return {"ok": True, "envelopes": self.queue()}
         raise Refused("unknown request")
+
+    # --- reading what only root may read ------------------------------------------------
+
+    def measure_usage(self, user: str | None) -> dict:
+        """Seed the usage files Dovecot writes only when a mailbox changes (quota_clone): ask
+        doveadm for each user's usage and write the files that do not exist yet, as the mail user,
+        so a mailbox nobody has written to since the panel began is "measured", not "unknown"."""
+        argv = self.query("quota_user", user=user) if user else self.query("quota_all")
+        result = run(argv)
+        if result.returncode != 0:
+            raise Refused(f"{' '.join(argv)} failed: {(result.stdout + result.stderr).strip()[-300:]}")
+        usage: dict[str, dict[str, int]] = {}
+        for line in result.stdout.splitlines():
+            fields = line.split("\t")
+            if user:
+                fields = [user, *fields]
+            # doveadm -f tab quota get: [user,] quota name, type, value, limit, %
+            if len(fields) >= 4 and USER.fullmatch(fields[0]) and fields[3].isdigit():
+                key = {"STORAGE": "storage", "MESSAGE": "messages"}.get(fields[2])
+                if key:
+                    # doveadm prints storage in KiB; quota_clone writes bytes.
+                    usage.setdefault(fields[0], {})[key] = int(fields[3]) * (1024 if key == "storage" else 1)
+        files = {}
+        for address, values in usage.items():
+            local, domain = address.rsplit("@", 1)
+            text = "".join(f"priv/quota/{key}\n{value}\n" for key, value in sorted(values.items()))
+            files[f"{domain}/{local}.quota"] = text
+        written = self.write_usage_files(files) if files else 0
+        return {"ok": True, "measured": len(files), "written": written}
+
+    def write_usage_files(self, files: dict[str, str]) -> int:
+        """Write as the mail user, who owns the usage directory (root writing into a directory
+        another user controls could be led by a symlink); never replace what Dovecot wrote."""
+        directory, owner = self.usage.get("dir"), self.usage.get("user")
+        if not directory:
+            raise Refused("the helper has no usage directory configured")
+        kwargs = {}
+        if self.privileged and owner:
+            entry = pwd.getpwnam(owner)
+            kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+        result = subprocess.run(
+            [self.usage.get("python", sys.executable), "-I", "-c", USAGE_WRITER, directory],
+            input=json.dumps(files),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            **kwargs,
+        )
+        if result.returncode != 0:
+            raise Refused(f"writing usage files failed: {result.stderr.strip()[-300:]}")
+        return int(result.stdout or 0)
+
+    def queue(self) -> list[dict]:
+        """OpenSMTPD's queue (smtpctl show queue), at most MAX_ENVELOPES envelopes."""
+        argv = self.query("queue")
+        result = run(argv)
+        if result.returncode != 0:
+            raise Refused(f"{' '.join(argv)} failed: {(result.stdout + result.stderr).strip()[-300:]}")
+        envelopes = []
+        for line in result.stdout.splitlines()[:MAX_ENVELOPES]:
+            # id|source|agent|flags|sender|recipient|destination|created|expires|last try|retries|state|value|error
+            fields = line.split("|", 13)
+            if len(fields) < 14:
+                continue
+            envelopes.append(
+                {
+                    "id": fields[0],
+                    "agent": fields[2],
+                    "sender": fields[4],
+                    "recipient": fields[5],
+                    "destination": fields[6],
+                    "created": int(fields[7]) if fields[7].isdigit() else 0,
+                    "expires": int(fields[8]) if fields[8].isdigit() else 0,
+                    "retries": int(fields[10]) if fields[10].isdigit() else 0,
+                    "error": fields[13][:500],
+                }
+            )
+        return envelopes
+
+    def query(self, name: str, **values: str) -> list[str]:
+        argv = [arg.format(**values) for arg in self.queries.get(name, [])]
+        if not argv:
+            raise Refused(f"the helper has no {name} command configured")
+        return argv
 
 
 def run(argv: list[str]) -> subprocess.CompletedProcess:

@@ -240,6 +240,7 @@ _MAIL_HOST_ENV = {
     "RSPAMD_URL": ("rspamd_url", str),
     "MAIL_RELAY_HOST": ("relay_host", str),
     "POSTMASTER_ADDRESS": ("postmaster", str),
+    "MAIL_USAGE_DIR": ("usage_dir", str),
 }
 MAIL_HOST = {field: parse(os.environ[name]) for name, (field, parse) in _MAIL_HOST_ENV.items() if os.environ.get(name)}
 # The key OpenSMTPD signs SRS addresses with (forwarded mail's envelope senders, so bounces come

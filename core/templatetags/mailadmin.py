@@ -1,8 +1,11 @@
 from django import template
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from core.addresses import display_domain
-from core.quota import format_quota
+from core.quota import fill_permille, format_bytes, format_quota
+
+NEARLY_FULL = 900  # thousandths: warn at 90%
 
 register = template.Library()
 
@@ -24,6 +27,15 @@ def page_query(context, param: str, number: int) -> str:
     in it) and the other list's page survive, properly encoded."""
     query = context["request"].GET.copy()
     query[param] = number
+    return "?" + query.urlencode()
+
+
+@register.simple_tag(takes_context=True)
+def sort_query(context, param: str, value: str, page_param: str) -> str:
+    """The current query string sorted another way, back on the first page."""
+    query = context["request"].GET.copy()
+    query[param] = value
+    query.pop(page_param, None)
     return "?" + query.urlencode()
 
 
@@ -71,3 +83,28 @@ def display_name(value: str) -> str:
 def active_badge(active: bool) -> str:
     """The active/disabled badge every list shows (a filter, not an include: it runs per row)."""
     return mark_safe('<span class="badge ok">active</span>' if active else '<span class="badge off">disabled</span>')
+
+
+@register.filter
+def usage(mailbox) -> str:
+    """Used / quota with a meter, as "1.2G of 2G (60%)"; "not measured yet" until Dovecot has
+    said (a filter, not an include: it runs per row). Takes a Mailbox or a dict with the fields."""
+    get = mailbox.get if isinstance(mailbox, dict) else lambda name: getattr(mailbox, name)
+    used, quota_mb = get("used_bytes"), get("quota_mb")
+    if used is None:
+        return mark_safe('<span class="hint">not measured yet</span>')
+    if not quota_mb:
+        return format_html('{} <span class="hint">(no quota)</span>', format_bytes(used))
+    permille = fill_permille(used, quota_mb)
+    state = "full" if permille >= 1000 else "nearly-full" if permille >= NEARLY_FULL else ""
+    return format_html(
+        '<span class="usage {}"><meter min="0" max="1000" low="{}" high="999" optimum="0" value="{}">{}%</meter> '
+        "{} of {} ({}%)</span>",
+        state,
+        NEARLY_FULL,
+        min(permille, 1000),
+        permille // 10,
+        format_bytes(used),
+        format_quota(quota_mb),
+        permille // 10,
+    )

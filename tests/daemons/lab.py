@@ -54,6 +54,7 @@ class Lab:
         self.vmail = self.dir / "vmail"
         self.logs = self.dir / "log"
         self.pids = self.dir / "pids"
+        self.usage = self.dir / "usage"
         self.rspamd_vars = [
             f"--var=LOCAL_CONFDIR={self.root}/etc/rspamd",
             f"--var=DBDIR={self.dir}/rspamd/db",
@@ -85,10 +86,12 @@ class Lab:
             "dovecot_log_path": str(self.logs / "dovecot.log"),
             "auth_failure_delay": "0",
             "auth_penalty": False,
+            "usage_dir": str(self.usage),
         }
 
     def helper_config(self) -> dict:
         me = [sys.executable, str(HERE), str(self.dir)]
+        doveadm = ["doveadm", "-c", str(self.root / "etc/dovecot/dovecot.conf")]
         return {
             "root": str(self.root),
             "staging": str(self.staging),
@@ -116,6 +119,13 @@ class Lab:
                 "smtpd_restart": [*me, "restart", "smtpd"],
                 "rspamd": [*me, "reload", "rspamd"],
             },
+            "query": {
+                "quota_all": [*doveadm, "-f", "tab", "quota", "get", "-A"],
+                "quota_user": [*doveadm, "-f", "tab", "quota", "get", "-u", "{user}"],
+                "queue": [*me, "smtpctl", "show", "queue"],
+            },
+            # The helper's own Python (a virtualenv under /root) is out of the mail user's reach.
+            "usage": {"dir": str(self.usage), "user": "nobody", "python": "/usr/bin/python3"},
         }
 
     # --- setting up -----------------------------------------------------------------------
@@ -145,6 +155,10 @@ class Lab:
             if path.stat().st_mode & 0o005 != 0o005:
                 path.chmod(path.stat().st_mode | 0o755)  # daemons' own users must reach their files
         os.chown(self.vmail, NOBODY, NOBODY)
+        # As in production: the mail user writes, the panel's group (root's, here) reads.
+        self.usage.mkdir()
+        os.chown(self.usage, NOBODY, 0)
+        self.usage.chmod(0o2770)
         for path in [self.dir / "rspamd/db", self.dir / "rspamd/run", self.logs, Path(RSPAMD_CACHE)]:
             shutil.chown(path, "_rspamd", "_rspamd")
         (self.dir / "resolv.conf").write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")

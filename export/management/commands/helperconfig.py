@@ -4,6 +4,8 @@ import os
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from core.mailhost import host_config
+
 # Debian 12 with systemd: what the helper runs to check and to reload each daemon.
 PRODUCTION_CHECKS = {
     "smtpd": ["smtpd", "-n", "-f", "{smtpd_conf}"],
@@ -15,6 +17,14 @@ PRODUCTION_RELOADS = {
     "smtpd_table": ["smtpctl", "update", "table", "{table}"],
     "smtpd_restart": ["systemctl", "restart", "opensmtpd"],
     "rspamd": ["systemctl", "reload", "rspamd"],
+}
+
+# What only root may read, for the panel: each user's usage (to seed the files Dovecot keeps)
+# and the mail queue.
+PRODUCTION_QUERIES = {
+    "quota_all": ["doveadm", "-f", "tab", "quota", "get", "-A"],
+    "quota_user": ["doveadm", "-f", "tab", "quota", "get", "-u", "{user}"],
+    "queue": ["smtpctl", "show", "queue"],
 }
 
 
@@ -37,6 +47,8 @@ class Command(BaseCommand):
             "keep_generations": 5,
             "check": PRODUCTION_CHECKS if production else {},
             "reload": PRODUCTION_RELOADS if production else {},
+            "query": PRODUCTION_QUERIES if production else {},
+            "usage": {"dir": host_config().usage_dir, "user": "vmail"},
         }
         if production:
             config["socket_group"] = "mailadmin"
