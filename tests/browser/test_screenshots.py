@@ -45,14 +45,12 @@ def shot(page: Page, name: str) -> None:
 
 def seed_usage(mailbox: Mailbox, used_bytes: int) -> None:
     """What Dovecot would have measured, for the usage bars in the pictures (on a real host the
-    panel copies it from Dovecot's files). TODO(quota bar): the check for the field can go once
-    the usage bar is committed."""
-    if any(field.name == "used_bytes" for field in Mailbox._meta.get_fields()):
-        permille = used_bytes * 1000 // (mailbox.quota_mb * 1024 * 1024)
-        last_login = timezone.now() - timedelta(hours=len(mailbox.local_part))
-        Mailbox.objects.filter(pk=mailbox.pk).update(
-            used_bytes=used_bytes, fill_permille=permille, last_login_at=last_login
-        )
+    panel copies it from Dovecot's files)."""
+    permille = used_bytes * 1000 // (mailbox.quota_mb * 1024 * 1024)
+    last_login = timezone.now() - timedelta(hours=len(mailbox.local_part))
+    Mailbox.objects.filter(pk=mailbox.pk).update(
+        used_bytes=used_bytes, fill_permille=permille, last_login_at=last_login
+    )
 
 
 def test_the_pages_the_readme_shows(small_page: Page, live_server, sandbox_helper):

@@ -158,7 +158,7 @@ class Lab:
         # As in production: the mail user writes, the panel's group (root's, here) reads.
         self.usage.mkdir()
         os.chown(self.usage, NOBODY, 0)
-        self.usage.chmod(0o2770)
+        self.usage.chmod(0o2750)
         for path in [self.dir / "rspamd/db", self.dir / "rspamd/run", self.logs, Path(RSPAMD_CACHE)]:
             shutil.chown(path, "_rspamd", "_rspamd")
         (self.dir / "resolv.conf").write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")

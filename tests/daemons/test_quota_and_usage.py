@@ -3,6 +3,7 @@ a lowered quota takes effect and a raised one lets mail in again; usage and the 
 reach the panel from Dovecot's own files, the helper seeds the usage of untouched mailboxes, and
 mail the daemons cannot deliver shows on the domain page."""
 
+import subprocess
 import time
 import uuid
 
@@ -85,6 +86,11 @@ def test_usage_and_last_login_come_from_dovecots_files(lab, example):
     msg = sized(example["alice"].ascii_address, 300_000)
     deliver_inbound(msg)
     assert fetch(lab, example["alice"].ascii_address, ALICE, msg["Subject"]) is not None  # also an IMAP login
+    # Dovecot wrote her file as the mail user, readable by the directory's group (the panel's):
+    # a process with only that group reads it; the panel never needs root or doveadm for this.
+    quota_file = lab.usage / example["name"] / "alice.quota"
+    as_panel = subprocess.run(["cat", str(quota_file)], user=12345, group=0, extra_groups=[], capture_output=True)
+    assert as_panel.returncode == 0 and b"priv/quota/storage" in as_panel.stdout
     updated, since = sync_usage()
     alice.refresh_from_db()
     assert updated >= 1 and alice.used_messages == 1 and 300_000 < alice.used_bytes < 330_000
