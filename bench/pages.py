@@ -4,24 +4,33 @@ Loads N mailboxes across 100 domains (one shared hash, so the load measures the 
 libxcrypt) into a fresh SQLite file database, then times each page through Django's test
 client: the full request path (middleware, sessions, views, templates), without the network.
 
+The mailboxes carry usage as accounts.usage leaves it (quota, bytes, messages, fill, last IMAP
+login), so every page is measured with usage shown, and the domain page also sorted fullest
+first (?msort=fullest); EXPLAIN QUERY PLAN shows that sort reads the index mailbox_fullest_first.
+
     .venv/bin/python bench/pages.py [N ...]      (default: 10000 100000)
 """
 
+import datetime
+import random
 import statistics
 import sys
 import time
 from pathlib import Path
 
 from _setup import VAR, fresh_database
-from django.db import connection
+from django.conf import settings
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
+from django.utils import timezone
 
 from accounts import actions
 from accounts.management.commands.loaddemo import load_demo
 from accounts.models import Mailbox
 from audit.log import COMMAND_LINE
 from audit.models import AuditEntry
+from core.quota import fill_permille
 from domains.models import Domain
 
 RUNS = 60
@@ -61,7 +70,74 @@ def add_audit_history(n: int) -> None:
     AuditEntry.objects.bulk_create(entries, batch_size=5000)
 
 
-def pages(big: str, per_page_domain: int, page_size: int) -> list[tuple[str, str, dict]]:
+QUOTAS_MB = (512, 1024, 1024, 2048, 2048, 2048, 5120, 10240)  # what one draw picks from
+UNKNOWN, UNLIMITED, NEVER_LOGGED_IN = 0.05, 0.08, 0.12  # shares of the mailboxes
+
+
+def add_usage() -> str:
+    """Usage as accounts.usage.sync_usage leaves it, written with one bulk UPDATE: 5% not
+    measured yet (used_bytes NULL, fill_permille -1), 8% unlimited (fill 0), the rest a quota
+    of 512M to 10G filled 0 to 110%, most lightly (fill = 1100 × u², u uniform: about 9% at 90%
+    or more, 5% over quota); 12% never logged in, the others within the last weeks.
+    Returns a line that says what was written."""
+    rng = random.Random(20261201)
+    now = timezone.now()
+    login_field = Mailbox._meta.get_field("last_login_at")
+    rows = []
+    for pk in Mailbox.objects.order_by("pk").values_list("pk", flat=True).iterator():
+        draw = rng.random()
+        quota_mb = 0 if UNKNOWN <= draw < UNKNOWN + UNLIMITED else rng.choice(QUOTAS_MB)
+        if draw < UNKNOWN:
+            used = None
+        elif not quota_mb:
+            used = int(rng.lognormvariate(21, 1.5))  # median about 1.3G, a few far larger
+        else:
+            fill = int(1100 * rng.random() ** 2)
+            # the least byte count whose fill, as core.quota computes it, is `fill`
+            used = -(-quota_mb * 1024 * 1024 * fill // 1000)
+        messages = None if used is None else used // rng.randint(20_000, 150_000)
+        login = None
+        if rng.random() >= NEVER_LOGGED_IN:
+            login = now - datetime.timedelta(seconds=min(rng.expovariate(1 / (4 * 86400)), 365 * 86400))
+        rows.append(
+            (
+                quota_mb,
+                used,
+                messages,
+                fill_permille(used, quota_mb),
+                login_field.get_db_prep_value(login, connection),
+                pk,
+            )
+        )
+    column = {name: Mailbox._meta.get_field(name).column for name in ("quota_mb", "used_bytes", "used_messages")}
+    qn = connection.ops.quote_name
+    sql = (
+        f"UPDATE {qn(Mailbox._meta.db_table)} SET {qn(column['quota_mb'])} = %s, {qn(column['used_bytes'])} = %s,"
+        f" {qn(column['used_messages'])} = %s, {qn(Mailbox._meta.get_field('fill_permille').column)} = %s,"
+        f" {qn(login_field.column)} = %s WHERE {qn(Mailbox._meta.pk.column)} = %s"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+    n = len(rows)
+    fills = [row[3] for row in rows]
+
+    def share(count: int) -> str:
+        return f"{100 * count / n:.0f}%"
+
+    return (
+        f"usage: {share(fills.count(-1))} not measured, {share(sum(1 for r in rows if not r[0]))} unlimited,"
+        f" {share(sum(1 for f in fills if f >= 900))} at 90% or more, {share(sum(1 for f in fills if f >= 1000))}"
+        f" over quota, {share(sum(1 for r in rows if r[4] is None))} never logged in"
+    )
+
+
+def fullest_first_plan(domain: Domain, offset: int, query: str = "") -> list[str]:
+    """EXPLAIN QUERY PLAN of the page the domain page reads with ?msort=fullest (domain_page_context)."""
+    mailboxes = Mailbox.objects.filter(domain=domain).search(query).order_by("-fill_permille", "local_part")
+    return mailboxes[offset : offset + settings.PAGE_SIZE].explain().splitlines()
+
+
+def pages(big: str, per_page_domain: int, page_size: int, wide: str) -> list[tuple[str, str, dict]]:
     middle = max(1, (per_page_domain // page_size) // 2)
     htmx = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "mailbox-results"}
     return [
@@ -71,17 +147,25 @@ def pages(big: str, per_page_domain: int, page_size: int) -> list[tuple[str, str
         (f"domain page, middle page ({middle})", f"/domains/{big}/?mpage={middle}", {}),
         ("domain page, search", f"/domains/{big}/?mq=user0012", {}),
         ("domain page, search (htmx)", f"/domains/{big}/?mq=user0012", htmx),
+        ("domain page, fullest first", f"/domains/{big}/?msort=fullest", {}),
+        (f"  fullest, middle page ({middle})", f"/domains/{big}/?msort=fullest&mpage={middle}", {}),
+        ("  fullest, search user0012", f"/domains/{big}/?msort=fullest&mq=user0012", {}),
+        (f"  fullest, search {wide}", f"/domains/{big}/?msort=fullest&mq={wide}", {}),
+        ("  fullest, search user0012 (htmx)", f"/domains/{big}/?msort=fullest&mq=user0012", htmx),
         ("audit log", "/audit/", {}),
         ("audit log, search", "/audit/?q=user0012", {}),
     ]
 
 
-def run(n: int, single_domain: bool) -> None:
+def run(n: int, single_domain: bool, show_plan: bool) -> None:
     fresh_database()
     start = time.perf_counter()
     load_demo(mailboxes=n, domains=1 if single_domain else DOMAINS)
     add_audit_history(n)
     load_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    usage = add_usage()
+    usage_seconds = time.perf_counter() - start
     admin = actions.create_admin("bench", "bench password 1", actor=COMMAND_LINE, superadmin=True)
     client = Client()
     client.force_login(admin)
@@ -89,21 +173,44 @@ def run(n: int, single_domain: bool) -> None:
     in_big = Mailbox.objects.filter(domain__name=big).count()
     size = sum(p.stat().st_size for p in Path(VAR).glob("db.sqlite3*"))
     layout = "all in one domain" if single_domain else f"{DOMAINS} domains, {in_big} in {big}"
-    print(f"\nN = {n:,} mailboxes ({layout}); loaded in {load_seconds:.1f} s; SQLite {size / 1e6:.0f} MB")
+    print(
+        f"\nN = {n:,} mailboxes ({layout}); loaded in {load_seconds:.1f} s, usage added in {usage_seconds:.1f} s;"
+        f" SQLite {size / 1e6:.0f} MB"
+    )
+    print(f"  {usage}")
+    # 10% of the single domain's names, 100 in the big domain of the spread
+    wide = "user01" if in_big >= 10_000 else "user00"
+    urls = pages(big, in_big, settings.PAGE_SIZE, wide)
+    for url in (u for _, u, _ in urls if u.startswith("/domains/")):
+        assert b"<meter " in client.get(url).content, f"no usage shown at {url}"
     print(f"  {'page':40} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8}")
-    from django.conf import settings
-
-    for name, url, headers in pages(big, in_big, settings.PAGE_SIZE):
+    for name, url, headers in urls:
         p50, p95, queries = measure(client, url, headers)
         print(f"  {name:40} {p50:8.1f} {p95:8.1f} {queries:8d}")
+    domain = Domain.objects.get(name=big)
+    middle = max(1, (in_big // settings.PAGE_SIZE) // 2)
+    for offset, query in ((0, ""), ((middle - 1) * settings.PAGE_SIZE, "")):
+        plan = fullest_first_plan(domain, offset, query)
+        line = next((line.strip() for line in plan if "mailbox_fullest_first" in line), None)
+        if line is None:
+            print(f"  !! fullest first (offset {offset}) does not use mailbox_fullest_first:", *plan, sep="\n    ")
+        elif show_plan and not offset:
+            print(f"  EXPLAIN QUERY PLAN, fullest first: {line}")
+    if show_plan:
+        for query in ("user0012", wide):
+            print(
+                f"  EXPLAIN QUERY PLAN, fullest first, search {query}:", "; ".join(fullest_first_plan(domain, 0, query))
+            )
 
 
 def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [10_000, 100_000]
+    print(f"load average (1, 5, 15 min) at start: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     with override_settings(ALLOWED_HOSTS=["testserver"]):
         for n in sizes:
-            run(n, single_domain=False)
-        run(sizes[-1], single_domain=True)
+            run(n, single_domain=False, show_plan=False)
+        run(sizes[-1], single_domain=True, show_plan=True)
+    print(f"\nload average (1, 5, 15 min) at end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
 
 
 if __name__ == "__main__":
