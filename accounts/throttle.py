@@ -31,6 +31,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import F
+from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts import sessions
@@ -131,6 +132,11 @@ def client_address(remote_addr: str, forwarded_for: str) -> str:
         if not is_trusted(client):
             return client
     return client
+
+
+def request_client(request: HttpRequest) -> str:
+    """The client of a request, as `client_address` decides it."""
+    return client_address(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", ""))
 
 
 def seconds_locked(attempt: Attempt) -> int:

@@ -1,12 +1,10 @@
 from copy import copy
 
 from django.contrib import messages
-from django.contrib.auth import authenticate, login, logout
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -17,7 +15,6 @@ from accounts.forms import (
     AdminForm,
     AliasForm,
     ForwardingForm,
-    LoginForm,
     MailboxForm,
     PostmasterForm,
     SelfServicePasswordForm,
@@ -38,56 +35,12 @@ from domains.models import Domain
 DOMAIN_PAGE = "accounts/domain_detail.html"
 
 
-def _client_address(request: MailboxHttpRequest) -> str:
-    return throttle.client_address(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", ""))
-
-
-def _next_url(request: MailboxHttpRequest, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
-        return target
-    return default
-
-
-@require_http_methods(["GET", "POST"])
-def login_view(request: MailboxHttpRequest) -> HttpResponse:
-    """One sign-in for both: an admin name, or a mailbox address with its mail password.
-
-    Failures are counted per canonical account and per client (accounts.throttle states the rule).
-    """
-    form = LoginForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        identifier, password = form.cleaned_data["username"], form.cleaned_data["password"]
-        attempt = throttle.attempt(identifier, _client_address(request))
-        if wait := throttle.seconds_locked(attempt):
-            form.add_error(None, throttle.locked_message(wait))
-        elif user := authenticate(request, username=identifier, password=password):
-            request.session.flush()
-            login(request, user)
-            throttle.forget_account(attempt)
-            return redirect(_next_url(request, "/"))
-        elif mailbox := sessions.authenticate_mailbox(identifier, password):
-            sessions.login_mailbox(request, mailbox)
-            throttle.forget_account(attempt)
-            return redirect("account")
-        else:
-            throttle.record_failure(attempt, account_exists=throttle.account_exists(identifier))
-            form.add_error(None, "The name or password is wrong, or the account is disabled.")
-    return render(request, "accounts/login.html", {"form": form, "next": request.GET.get("next", "")})
-
-
-@require_POST
-def logout_view(request: MailboxHttpRequest) -> HttpResponse:
-    logout(request)  # flushes the session, mailbox sign-ins included
-    return redirect("login")
-
-
 @require_http_methods(["GET", "POST"])
 @mailbox_required
 def account(request: MailboxHttpRequest) -> HttpResponse:
     mailbox = request.mailbox
     # Guesses of the current password count with sign-in failures, against the same account.
-    attempt = throttle.attempt(mailbox.ascii_address, _client_address(request))
+    attempt = throttle.attempt(mailbox.ascii_address, throttle.request_client(request))
     form = SelfServicePasswordForm(request.POST or None, mailbox=mailbox, attempt=attempt)
     if request.method == "POST" and form.is_valid():
         actions.set_mailbox_password(mailbox, form.cleaned_data["password"], actor=actor_for(request))

@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "domains",
     "dnsrecords",
     "export",
+    "factors",
 ]
 
 MIDDLEWARE = [
@@ -114,6 +115,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "factors.middleware.SecondFactorSetupMiddleware",
 ]
 
 ROOT_URLCONF = "mailadmin.urls"

@@ -6,6 +6,8 @@ from core.urls import DomainNameConverter, LocalPartConverter
 from dnsrecords import views as dnsrecords
 from domains import views as domains
 from export import views as export
+from factors import admin_views as factor_admin
+from factors import views as factors
 
 # Names in URLs are stored forms (A-labels, lowercase local parts): anything else, a NUL byte
 # included, is a 404 before any query.
@@ -14,8 +16,22 @@ register_converter(LocalPartConverter, "localpart")
 
 urlpatterns = [
     path("", domains.dashboard, name="dashboard"),
-    path("login/", accounts.login_view, name="login"),
-    path("logout/", accounts.logout_view, name="logout"),
+    path("login/", factors.login_view, name="login"),
+    path("logout/", factors.logout_view, name="logout"),
+    path("login/passkey/options/", factors.login_passkey_options, name="login_passkey_options"),
+    path("login/passkey/", factors.login_passkey, name="login_passkey"),
+    path("login/second-factor/", factors.login_second_factor, name="login_second_factor"),
+    path("login/second-factor/options/", factors.login_second_factor_options, name="login_second_factor_options"),
+    path("security/", factors.overview, name="factors"),
+    path("security/passkeys/options/", factors.passkey_options, name="passkey_options"),
+    path("security/passkeys/new/", factors.passkey_add, name="passkey_add"),
+    path("security/passkeys/<int:passkey_id>/remove/", factors.passkey_remove, name="passkey_remove"),
+    path("security/authenticator-app/", factors.totp_setup, name="totp_setup"),
+    path("security/authenticator-app/remove/", factors.totp_remove, name="totp_remove"),
+    path("security/recovery-codes/", factors.recovery_codes, name="recovery_codes"),
+    path("security/passwordless/", factors.passwordless, name="passwordless"),
+    path("admins/second-factors/", factor_admin.factor_policy, name="factor_policy"),
+    path("admins/<int:admin_id>/second-factors/", factor_admin.admin_factors, name="admin_factors"),
     path("account/", accounts.account, name="account"),
     path("audit/", audit.audit_log, name="audit"),
     path("config/", export.config_status, name="config_status"),
@@ -52,6 +68,11 @@ urlpatterns = [
     ),
     path(
         "domains/<domain:name>/mailboxes/<localpart:local_part>/delete/", accounts.mailbox_delete, name="mailbox_delete"
+    ),
+    path(
+        "domains/<domain:name>/mailboxes/<localpart:local_part>/second-factors/",
+        factor_admin.mailbox_factors,
+        name="mailbox_factors",
     ),
     path("domains/<domain:name>/aliases/new/", accounts.alias_create, name="alias_create"),
     path("domains/<domain:name>/aliases/<int:alias_id>/", accounts.alias_edit, name="alias_edit"),

@@ -6,6 +6,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts import actions
 from audit.log import COMMAND_LINE
+from factors.models import Enrolment, Passkey
 from tests.helpers import client_for, mailbox_client
 
 ROLES = ["anonymous", "mailbox_user", "other_domain_admin", "domain_admin", "superadmin"]
@@ -15,6 +16,22 @@ LOGIN = "login"  # a redirect to the login page
 MATRIX = {
     "login": ("GET", [200, 200, 200, 200, 200]),
     "logout": ("POST", [302, 302, 302, 302, 302]),
+    # Signing in in two steps: without a password step first, the second step sends to the sign-in.
+    "login_passkey_options": ("POST", [200, 200, 200, 200, 200]),
+    "login_passkey": ("POST", [200, 200, 200, 200, 200]),  # no passkey sent: the sign-in page says so
+    "login_second_factor": ("GET", [302, 302, 302, 302, 302]),
+    "login_second_factor_options": ("POST", [302, 302, 302, 302, 302]),
+    "factors": ("GET", [LOGIN, 200, 200, 200, 200]),
+    "passkey_options": ("POST", [LOGIN, 200, 200, 200, 200]),
+    "passkey_add": ("POST", [LOGIN, 200, 200, 200, 200]),  # no passkey sent: the page says so
+    "passkey_remove": ("GET", [LOGIN, 404, 404, 404, 200]),  # the superadmin's passkey
+    "totp_setup": ("GET", [LOGIN, 200, 200, 200, 200]),
+    "totp_remove": ("GET", [LOGIN, 302, 302, 302, 302]),  # nobody has an app: back to the overview
+    "recovery_codes": ("GET", [LOGIN, 200, 200, 200, 200]),
+    "passwordless": ("POST", [LOGIN, 302, 302, 302, 302]),
+    "factor_policy": ("GET", [LOGIN, 403, 403, 403, 200]),
+    "admin_factors": ("GET", [LOGIN, 403, 403, 403, 200]),
+    "mailbox_factors": ("GET", [LOGIN, 403, 403, 403, 200]),
     "account": ("GET", [LOGIN, 200, 403, 403, 403]),
     "dashboard": ("GET", [LOGIN, 403, 200, 200, 200]),
     "audit": ("GET", [LOGIN, 403, 200, 200, 200]),
@@ -74,8 +91,13 @@ def world(domain, mailbox, superadmin, domain_admin, other_domain_admin):
     from domains.actions import create_dkim_key
 
     key = create_dkim_key(domain, actor=COMMAND_LINE)
+    # A passkey of the superadmin's (who is signed in without the second step, by force_login).
+    passkey = Passkey.objects.create(
+        enrolment=Enrolment.objects.create(user=superadmin, user_handle="root"), name="Laptop", credential_id="AAAA"
+    )
     return {
         "key_id": key.pk,
+        "passkey_id": passkey.pk,
         "index": 0,
         "name": domain.name,
         "local_part": mailbox.local_part,

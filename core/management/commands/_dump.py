@@ -5,7 +5,7 @@ import io
 from django.core.management import call_command
 from django.db import connections, transaction
 
-APPS = ["audit", "accounts", "domains", "dnsrecords", "export"]
+APPS = ["audit", "accounts", "domains", "dnsrecords", "export", "factors"]
 
 
 def dump(database: str = "default") -> str:
