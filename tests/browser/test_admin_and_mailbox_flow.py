@@ -16,7 +16,7 @@ def sign_in(page: Page, base: str, username: str, password: str) -> None:
     page.goto(f"{base}/login/")
     page.get_by_label("Email address or admin name").fill(username)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def sign_out(page: Page) -> None:
