@@ -4,6 +4,8 @@ Passwords are hashed here and never reach the audit log: a password change is re
 the field name with no values.
 """
 
+import re
+import secrets
 from datetime import date
 
 from django.core.exceptions import ValidationError
@@ -13,7 +15,7 @@ from django.utils import timezone
 from accounts import mailpasswords
 from accounts.aliasrules import check_alias, check_receives_mail
 from accounts.forms import clean_admin_name
-from accounts.models import Address, Alias, Forwarding, Mailbox, Postmaster, User, Vacation
+from accounts.models import Address, Alias, AppPassword, Forwarding, Mailbox, Postmaster, User, Vacation
 from audit.log import Actor, diff, record, snapshot
 from core.addresses import normalize_address, normalize_local_part
 from core.models import save_changes
@@ -385,3 +387,67 @@ def set_forwarding(mailbox: Mailbox, *, actor: Actor, destinations: list[str], k
         record(actor, "updated", "forwarding", mailbox.ascii_address, domain=mailbox.domain, changes=changes)
         mark_dirty()
     return forwarding
+
+
+# App passwords: 4 groups of 4 letters and digits, without look-alikes (0/O, 1/l/I): about
+# 82 bits, typed once into a device, never shown again.
+APP_PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+APP_PASSWORD_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,40}")
+
+
+def new_app_password_text() -> str:
+    return "-".join("".join(secrets.choice(APP_PASSWORD_ALPHABET) for _ in range(4)) for _ in range(4))
+
+
+def _locked_mailbox(mailbox: Mailbox) -> Mailbox:
+    """The row locked until the transaction ends, so two requests cannot take the same slot."""
+    return Mailbox.objects.select_for_update().get(pk=mailbox.pk)
+
+
+@transaction.atomic
+def create_app_password(mailbox: Mailbox, name: str, *, actor: Actor) -> tuple[AppPassword, str]:
+    """A new app password and its text, which exists only in this return value."""
+    name = " ".join(name.split())
+    if not APP_PASSWORD_NAME.fullmatch(name):
+        raise ValidationError({"name": "Give it a name of 1 to 40 characters, such as “phone”."})
+    _locked_mailbox(mailbox)
+    taken = dict(mailbox.app_passwords.values_list("slot", "name"))
+    if name in taken.values():
+        raise ValidationError({"name": f"You already have an app password named “{name}”."})
+    free = [slot for slot in range(1, AppPassword.SLOTS + 1) if slot not in taken]
+    if not free:
+        raise ValidationError(
+            {"name": f"You have {AppPassword.SLOTS} app passwords, the most there can be: revoke one first."}
+        )
+    text = new_app_password_text()
+    app_password = AppPassword.objects.create(
+        mailbox=mailbox, name=name, slot=free[0], password_hash=mailpasswords.make_hash(text)
+    )
+    record(actor, "created", "app password", f"{mailbox.ascii_address} ({name})", domain=mailbox.domain)
+    mark_dirty()
+    return app_password, text
+
+
+@transaction.atomic
+def revoke_app_password(app_password: AppPassword, *, actor: Actor) -> None:
+    mailbox = _locked_mailbox(app_password.mailbox)
+    if mailbox.app_passwords_only and mailbox.app_passwords.count() == 1:
+        raise ValidationError(
+            "This is your last app password, and your mail apps may use only app passwords: "
+            "make another first, or let mail apps use your password again."
+        )
+    app_password.delete()
+    record(actor, "revoked", "app password", f"{mailbox.ascii_address} ({app_password.name})", domain=mailbox.domain)
+    mark_dirty()
+
+
+@transaction.atomic
+def set_app_passwords_only(mailbox: Mailbox, only: bool, *, actor: Actor) -> Mailbox:
+    """With `only`, IMAP and SMTP refuse the mailbox's own password; the panel still takes it."""
+    locked = _locked_mailbox(mailbox)
+    if only and not locked.app_passwords.exists():
+        raise ValidationError("Make an app password first: with none, no mail app could sign in.")
+    if changes := save_changes(mailbox, {"app_passwords_only": only}):
+        record(actor, "updated", "mailbox", mailbox.ascii_address, domain=mailbox.domain, changes=changes)
+        mark_dirty()
+    return mailbox

@@ -108,10 +108,10 @@ def autodiscover_xml(address: str, host: HostConfig) -> bytes:
     return _xml(root)
 
 
-def mobileconfig(address: str, display_name: str, host: HostConfig) -> bytes:
+def mobileconfig(address: str, display_name: str, host: HostConfig, password: str = "") -> bytes:
     """An Apple configuration profile with one mail account (com.apple.mail.managed). Without a
-    password: the device asks for it. Identifiers are stable per address, so installing a
-    newer profile replaces the older one."""
+    password the device asks for it; with one (a new app password) it asks nothing. Identifiers
+    are stable per address, so installing a newer profile replaces the older one."""
     imap, smtp = preferred(host)
     domain = address.rpartition("@")[2]
     reverse = ".".join(reversed(host.hostname.split(".")))
@@ -139,6 +139,8 @@ def mobileconfig(address: str, display_name: str, host: HostConfig) -> bytes:
         "OutgoingMailServerUsername": address,
         "OutgoingPasswordSameAsIncomingPassword": True,
     }
+    if password:
+        account["IncomingPassword"] = password
     profile = {
         "PayloadType": "Configuration",
         "PayloadVersion": 1,

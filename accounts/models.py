@@ -35,6 +35,8 @@ class Mailbox(models.Model):
     # used / quota in thousandths (1000: full); 0 when unlimited, -1 while the usage is unknown.
     fill_permille = models.IntegerField(default=-1)
     last_login_at = models.DateTimeField("last IMAP login", null=True, blank=True)
+    # IMAP and SMTP take only the mailbox's app passwords; the panel still takes its password.
+    app_passwords_only = models.BooleanField(default=False)
 
     objects = MailboxQuerySet.as_manager()
 
@@ -166,6 +168,33 @@ class Forwarding(models.Model):
 
     def __str__(self) -> str:
         return f"forwarding of {self.mailbox_id}"
+
+
+class AppPassword(models.Model):
+    """A named mail password for one device ("phone"): shown once, stored as a yescrypt hash.
+
+    The daemons try the mailbox's own password, then each slot file in turn (Dovecot's passdbs,
+    PAM for OpenSMTPD), with the same user name: a mailbox has at most one app password per slot.
+    """
+
+    SLOTS = 10  # as many as the helper's PAM file and dovecot.conf name (export.render.APP_PASSWORD_SLOTS)
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="app_passwords")
+    name = models.CharField(max_length=40)
+    slot = models.PositiveSmallIntegerField()
+    password_hash = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["mailbox", "slot"], name="app_password_one_per_slot"),
+            models.UniqueConstraint(fields=["mailbox", "name"], name="app_password_unique_name"),
+            models.CheckConstraint(condition=models.Q(slot__gte=1, slot__lte=10), name="app_password_slot_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"app password {self.name!r} of {self.mailbox_id}"
 
 
 class QueuedMail(models.Model):

@@ -30,3 +30,20 @@ def fresh_database() -> None:
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def add_app_passwords(fraction: float = 0.2, each: int = 3) -> int:
+    """`each` app passwords for every 1/fraction-th mailbox (one shared hash, like load_demo's
+    passwords: the benchmarks measure the panel and the daemons, not libxcrypt)."""
+    from accounts.models import AppPassword, Mailbox
+
+    shared = Mailbox.objects.values_list("password_hash", flat=True).first()
+    step = round(1 / fraction)
+    ids = Mailbox.objects.order_by("pk").values_list("pk", flat=True)[::step]
+    rows = [
+        AppPassword(mailbox_id=pk, name=f"device {slot}", slot=slot, password_hash=shared)
+        for pk in ids
+        for slot in range(1, each + 1)
+    ]
+    AppPassword.objects.bulk_create(rows, batch_size=5000)
+    return len(rows)

@@ -169,7 +169,9 @@ def _record(generation: Generation, wanted: int, answer: dict, problems: list) -
     prune_staged(keep)
 
 
-_HASH_FIELD = re.compile(rb"(\{CRYPT\}|\s)(" + CRYPT_HASH.pattern.encode() + rb")")
+_HASH_FIELD = re.compile(rb"(\{CRYPT\}|\s|:)(" + CRYPT_HASH.pattern.encode() + rb")")
+# Files that hold password hashes (smtpd/passwds: generations from before app passwords).
+_HASH_FILES = re.compile(r"dovecot/(users|passwords|app-passwords-\d+)|smtpd/passwds")
 
 
 def _fingerprint(secret: bytes) -> str:
@@ -180,7 +182,7 @@ def redact(rel: str, data: bytes) -> list[str]:
     """The file as lines a page may show: password hashes and private keys replaced by fingerprints."""
     if rel.startswith("rspamd/dkim/"):
         return [f"(private key, {len(data)} bytes, fingerprint {_fingerprint(data)})"]
-    if rel in ("dovecot/users", "smtpd/passwds"):
+    if _HASH_FILES.fullmatch(rel):
         data = _HASH_FIELD.sub(lambda m: m.group(1) + f"<hash {_fingerprint(m.group(2))}>".encode(), data)
     return data.decode("utf-8", "replace").splitlines()
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
-from accounts.models import Alias, Forwarding, Mailbox, Postmaster, Vacation
+from accounts.models import Alias, AppPassword, Forwarding, Mailbox, Postmaster, Vacation
 from dnsrecords.data import mail_host_dns, policy_dns
 from dnsrecords.expected import mta_sts_policy
 from dnsrecords.models import RecordCheck
@@ -20,11 +20,20 @@ class MailboxRow:
     domain: str  # A-label
     password_hash: str
     quota_mb: int
+    # IMAP and SMTP take only its app passwords (its own hash is left out of the passdb).
+    app_passwords_only: bool = False
     address: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         # Computed once: the renderers read it several times per mailbox.
         self.address = f"{self.local_part}@{self.domain}"
+
+
+@dataclass(frozen=True)
+class AppPasswordRow:
+    address: str  # the mailbox's, local@A-label
+    slot: int
+    password_hash: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,7 @@ class Snapshot:
     # Where postmaster@ and abuse@ of every domain go unless the domain has its own ("" = unset).
     postmaster: str = ""
     sieve: tuple[SieveRow, ...] = ()  # mailboxes with a vacation reply or forwarding
+    app_passwords: tuple[AppPasswordRow, ...] = ()  # of the mailboxes above, by address and slot
 
 
 def mta_sts_policies(names: dict[int, str]) -> tuple[tuple[str, str], ...]:
@@ -132,14 +142,15 @@ def take_snapshot() -> Snapshot:
         rows = (
             Mailbox.objects.filter(active=True)
             .order_by()
-            .values_list("local_part", "domain_id", "password_hash", "quota_mb")
+            .values_list("local_part", "domain_id", "password_hash", "quota_mb", "app_passwords_only")
         )
         with connection.cursor() as cursor:
-            # The ORM's own query, fetched without its per-row conversions (none apply to these columns).
+            # The ORM's own query, fetched without its per-row conversions (SQLite's booleans are
+            # 0 and 1, which serve as well).
             cursor.execute(*rows.query.sql_with_params())
             mailboxes = [
-                (local, names[domain_id], hashed, quota)
-                for local, domain_id, hashed, quota in cursor.fetchall()
+                (local, names[domain_id], hashed, quota, only)
+                for local, domain_id, hashed, quota, only in cursor.fetchall()
                 if domain_id in names
             ]
         mailboxes.sort(key=lambda row: (row[1], row[0]))
@@ -152,7 +163,15 @@ def take_snapshot() -> Snapshot:
             .order_by("domain__name", "selector")
             .values_list("domain__name", "selector", "algorithm", "private_key_encrypted")
         )
+        app_passwords = AppPassword.objects.filter(mailbox__active=True).values_list(
+            "mailbox__local_part", "mailbox__domain_id", "slot", "password_hash"
+        )
         return Snapshot(
+            app_passwords=tuple(
+                AppPasswordRow(f"{local}@{names[domain_id]}", slot, hashed)
+                for local, domain_id, slot, hashed in app_passwords.order_by("slot", "mailbox_id")
+                if domain_id in names
+            ),
             # Alias domains receive mail at the same MX, so they serve a policy too.
             mta_sts_policies=mta_sts_policies(receiving),
             postmaster=Postmaster.current(),

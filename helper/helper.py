@@ -79,12 +79,27 @@ for rel, text in json.load(sys.stdin).items():
     written += 1
 print(written)
 """
-TABLES = ("domains", "passwds", "virtuals", "vusers", "senderaddrs")
+TABLES = ("domains", "virtuals", "vusers", "senderaddrs")
+# App password files, tried in turn after the mailbox's own password (export.render.APP_PASSWORD_SLOTS).
+APP_PASSWORD_SLOTS = 10
+# OpenSMTPD authenticates through PAM (service "smtpd"): this fixed file, written by the helper
+# itself and never from staged content, checks the same files Dovecot does. `nodelay` matters:
+# PAM runs in smtpd's root parent process, and pam_pwdfile's delay after a wrong password
+# would hold everyone's AUTH (measured: ~2.5 s each). pam_deny ends the stack, so a name that
+# is in no file never falls through to Debian's "other" service (system accounts).
+PAM_SMTPD = """# Installed by mailadmin's helper (helper/helper.py, PAM_SMTPD); replaced at every apply.
+# OpenSMTPD checks mail passwords here: the mailbox's own, then each app password slot.
+{lines}
+auth required pam_deny.so
+account required pam_permit.so
+"""
 
 # relative path in a generation -> (owner, group, mode)
 FILES = {
     "dovecot/dovecot.conf": ("root", "root", 0o644),
     "dovecot/users": ("root", "dovecot", 0o640),
+    "dovecot/passwords": ("root", "dovecot", 0o640),
+    **{f"dovecot/app-passwords-{n}": ("root", "dovecot", 0o640) for n in range(1, APP_PASSWORD_SLOTS + 1)},
     "smtpd/smtpd.conf": ("root", "root", 0o600),  # holds the SRS key; smtpd reads it as root
     **{f"smtpd/{table}": ("root", "opensmtpd", 0o640) for table in TABLES},
     "smtpd/mailname": ("root", "root", 0o644),
@@ -371,6 +386,33 @@ class Helper:
             os.symlink(wanted, temporary)
             os.rename(temporary, path)
             fsync_dir(os.path.dirname(path))
+        self.ensure_pam()
+
+    def ensure_pam(self) -> None:
+        """/etc/pam.d/smtpd from the fixed template, naming files in "current" (so it never
+        changes with a generation); a file found there first is kept as smtpd.mailadmin-orig."""
+        files = ["passwords", *(f"app-passwords-{n}" for n in range(1, APP_PASSWORD_SLOTS + 1))]
+        lines = "\n".join(
+            f"auth sufficient pam_pwdfile.so nodelay pwdfile={self.current}/dovecot/{name}" for name in files
+        )
+        wanted = PAM_SMTPD.format(lines=lines).encode()
+        path = os.path.join(self.root, "etc/pam.d/smtpd")
+        try:
+            with open(path, "rb") as f:
+                if f.read() == wanted:
+                    return
+            if not os.path.lexists(path + ".mailadmin-orig"):
+                with open(path, "rb") as f:
+                    if not f.read().startswith(b"# Installed by mailadmin"):
+                        os.rename(path, path + ".mailadmin-orig")
+        except FileNotFoundError:
+            pass
+        temporary = path + ".mailadmin-new"
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
+        write_public(self.root, "etc/pam.d/smtpd.mailadmin-new", wanted)
+        os.rename(temporary, path)
+        fsync_dir(os.path.dirname(path))
 
     def reload_plan(self, old: str | None, new: str) -> tuple[list[str], set[str], list[list[str]]]:
         """What changed (for the answer), the paths touched (for checks), and the reloads it needs."""
@@ -379,7 +421,7 @@ class Helper:
         removed = [] if old is None else sorted(set(manifest_of(old)) - set(new_files))
         touched = set(changed + removed)
         commands: list[list[str]] = []
-        if touched & {"dovecot/users", "dovecot/dovecot.conf"}:
+        if any(rel.startswith("dovecot/") for rel in touched):  # the users file, the passwords, the conf
             commands.append(self.command("dovecot"))
         if touched & {"smtpd/smtpd.conf", "smtpd/filter-rspamd", "smtpd/mailname"}:
             commands.append(self.command("smtpd_restart"))

@@ -1,5 +1,6 @@
 from django.urls import path, register_converter
 
+from accounts import apppasswords
 from accounts import views as accounts
 from audit import views as audit
 from core.urls import DomainNameConverter, LocalPartConverter
@@ -50,6 +51,10 @@ urlpatterns = [
     path("Autodiscover/Autodiscover.xml", accounts.autodiscover, name="autodiscover_capitalised"),
     path("account/mail.mobileconfig", accounts.mobileconfig, name="mobileconfig"),
     path("account/vacation/", accounts.vacation_and_forwarding, name="vacation"),
+    path("account/app-passwords/", apppasswords.app_passwords, name="app_passwords"),
+    path("account/app-passwords/<int:app_password_id>/revoke/", apppasswords.revoke, name="app_password_revoke"),
+    path("account/app-passwords/only/", apppasswords.only_app_passwords, name="app_passwords_only"),
+    path("account/app-passwords/profile/", apppasswords.profile, name="app_password_profile"),
     path("domains/<domain:name>/", accounts.domain_detail, name="domain_detail"),
     path("domains/<domain:name>/edit/", domains.domain_edit, name="domain_edit"),
     path("domains/<domain:name>/delete/", domains.domain_delete, name="domain_delete"),

@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from accounts.models import AppPassword
 from core.mailhost import HostConfig
+from export import render as renderer
 from export.render import render
 from export.snapshot import MailboxRow, Snapshot
+from helper import helper
 from helper.helper import Helper, Refused
 from tests.helpers import helper_process
 
@@ -76,11 +79,12 @@ def test_it_installs_a_generation_and_points_the_daemons_paths_at_it(sandbox):
     assert (root / "etc/dovecot/users").read_bytes() == files["dovecot/users"]
     modes = {
         rel: oct(os.stat(root / "etc/mailadmin/current" / rel).st_mode & 0o777)
-        for rel in ["dovecot/users", "smtpd/passwds", "smtpd/filter-rspamd", "smtpd/smtpd.conf"]
+        for rel in ["dovecot/users", "dovecot/passwords", "smtpd/virtuals", "smtpd/filter-rspamd", "smtpd/smtpd.conf"]
     }
     assert modes == {
         "dovecot/users": "0o640",
-        "smtpd/passwds": "0o640",
+        "dovecot/passwords": "0o640",
+        "smtpd/virtuals": "0o640",
         "smtpd/filter-rspamd": "0o755",
         "smtpd/smtpd.conf": "0o600",
     }
@@ -135,7 +139,7 @@ def test_it_refuses_a_symlink_planted_in_staging(sandbox, tmp_path):
 def test_it_refuses_a_file_changed_after_staging(sandbox):
     root, staging, config = sandbox
     base = stage_raw(staging, 1, files_for(root))
-    (base / "files/smtpd/passwds").write_bytes(b"mallory@example.org $y$forged\n")
+    (base / "files/dovecot/passwords").write_bytes(b"mallory@example.org:$y$forged\n")
     with pytest.raises(Refused, match="does not match its manifest"):
         Helper(config).handle({"op": "apply", "generation": 1})
 
@@ -162,7 +166,7 @@ def test_a_checker_that_says_no_keeps_the_previous_generation(sandbox, tmp_path)
 
 def test_the_checkers_see_the_new_tables_not_the_live_ones(sandbox):
     root, staging, config = sandbox
-    config["check"] = {"smtpd": ["sh", "-c", "grep -q user4@ $(sed -n 's/^table passwds file://p' {smtpd_conf})"]}
+    config["check"] = {"smtpd": ["sh", "-c", "grep -q user4@ $(sed -n 's/^table virtuals file://p' {smtpd_conf})"]}
     stage_raw(staging, 1, files_for(root, mailboxes=5))
     assert Helper(config).handle({"op": "apply", "generation": 1})["ok"]
 
@@ -215,7 +219,7 @@ def test_only_what_changed_is_reloaded(sandbox):
     assert second["changed"] == ["dovecot/users"] and second["reloaded"] == ["true dovecot"]
     stage_raw(staging, 3, files_for(root, mailboxes=4, quota=100))
     third = helper.handle({"op": "apply", "generation": 3})
-    assert third["reloaded"] == ["true dovecot", "true table passwds", "true table virtuals", "true table senderaddrs"]
+    assert third["reloaded"] == ["true dovecot", "true table virtuals", "true table senderaddrs"]
 
 
 def test_a_failed_reload_switches_back_to_the_previous_generation(sandbox):
@@ -374,3 +378,25 @@ def test_it_refuses_a_client_of_another_uid(running_helper):
     code = f"import socket; s = socket.socket(socket.AF_UNIX); s.connect({config['socket']!r}); print(s.makefile().readline())"
     result = subprocess.run(["/usr/bin/python3", "-c", code], user="nobody", capture_output=True, text=True, cwd="/")
     assert json.loads(result.stdout) == {"ok": False, "error": "not allowed"}
+
+
+def test_opensmtpd_checks_passwords_through_the_helpers_own_pam_file(sandbox):
+    root, staging, config = sandbox
+    pam = root / "etc/pam.d/smtpd"
+    pam.parent.mkdir(parents=True)
+    pam.write_text("@include common-auth\n")  # what a package might have put there
+    stage_raw(staging, 1, files_for(root))
+    Helper(config).handle({"op": "apply", "generation": 1})
+    current = root / "etc/mailadmin/current"
+    lines = pam.read_text().splitlines()
+    assert [line for line in lines if not line.startswith("#")] == [
+        f"auth sufficient pam_pwdfile.so nodelay pwdfile={current}/dovecot/passwords",
+        *(f"auth sufficient pam_pwdfile.so nodelay pwdfile={current}/dovecot/app-passwords-{n}" for n in range(1, 11)),
+        "auth required pam_deny.so",
+        "account required pam_permit.so",
+    ]
+    assert oct(pam.stat().st_mode & 0o777) == "0o644"
+    assert (root / "etc/pam.d/smtpd.mailadmin-orig").read_text() == "@include common-auth\n"
+    # Every slot file the PAM lines name is in the generation (empty slots too): one number of slots.
+    assert helper.APP_PASSWORD_SLOTS == renderer.APP_PASSWORD_SLOTS == AppPassword.SLOTS
+    assert all((current / line.split("pwdfile=")[1].removeprefix(f"{current}/")).is_file() for line in lines[2:13])

@@ -62,6 +62,10 @@ MATRIX = {
     "autodiscover_capitalised": ("POST", [404, 404, 404, 404, 404]),
     "mobileconfig": ("GET", [LOGIN, 200, 403, 403, 403]),
     "vacation": ("GET", [LOGIN, 200, 403, 403, 403]),
+    "app_passwords": ("GET", [LOGIN, 200, 403, 403, 403]),
+    "app_password_revoke": ("POST", [LOGIN, 302, 403, 403, 403]),
+    "app_passwords_only": ("POST", [LOGIN, 302, 403, 403, 403]),
+    "app_password_profile": ("POST", [LOGIN, 200, 403, 403, 403]),
     "mailbox_edit": ("GET", [LOGIN, 403, 404, 200, 200]),
     "mailbox_toggle": ("POST", [LOGIN, 403, 404, 302, 302]),
     "mailbox_delete": ("GET", [LOGIN, 403, 404, 200, 200]),
@@ -95,7 +99,9 @@ def world(domain, mailbox, superadmin, domain_admin, other_domain_admin):
     passkey = Passkey.objects.create(
         enrolment=Enrolment.objects.create(user=superadmin, user_handle="root"), name="Laptop", credential_id="AAAA"
     )
+    app_password, _ = actions.create_app_password(mailbox, "phone", actor=COMMAND_LINE)
     return {
+        "app_password_id": app_password.pk,
         "key_id": key.pk,
         "passkey_id": passkey.pk,
         "index": 0,

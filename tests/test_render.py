@@ -10,7 +10,7 @@ from core.addresses import normalize_address, normalize_domain, normalize_local_
 from core.mailhost import HostConfig
 from domains.actions import create_domain
 from export.render import RenderError, render, render_vetted, sender_addresses, vet
-from export.snapshot import AliasRow, DkimKeyRow, MailboxRow, Snapshot, take_snapshot
+from export.snapshot import AliasRow, AppPasswordRow, DkimKeyRow, MailboxRow, Snapshot, take_snapshot
 
 HASH = "$y$j9T$FOqg79T.1aaakbQPXOu.H1$56Z60oKeb7Ivn04HUPUTrtofaOGgpVTQ8PqcEchW8FC"
 HOST = HostConfig("mail.example.net", __import__("pathlib").Path("/"))
@@ -19,15 +19,26 @@ HOST = HostConfig("mail.example.net", __import__("pathlib").Path("/"))
 # --- parsers, written from the daemons' documented formats ---------------------------------
 
 
-def parse_users(data: bytes) -> dict[str, tuple[str, int]]:
+def parse_users(data: bytes) -> dict[str, int]:
+    """Dovecot's userdb (passwd-file): user -> quota in MiB; the password field stays empty."""
     users = {}
     for line in data.decode().splitlines():
         user, password, uid, gid, gecos, home, shell, extra = line.split(":", 7)
-        assert (uid, gid, gecos, home, shell) == ("", "", "", "", "")
-        assert password.startswith("{CRYPT}")
+        assert (password, uid, gid, gecos, home, shell) == ("", "", "", "", "", "")
         quota = int(extra.removeprefix("userdb_quota_rule=*:storage=").removesuffix("M")) if extra else 0
-        users[user] = (password.removeprefix("{CRYPT}"), quota)
+        assert user not in users
+        users[user] = quota
     return users
+
+
+def parse_passwords(data: bytes) -> dict[str, str]:
+    """user:crypt-hash, as pam_pwdfile and Dovecot's passwd-file (scheme=CRYPT) read it."""
+    passwords = {}
+    for line in data.decode().splitlines():
+        user, hashed = line.split(":")
+        assert user not in passwords
+        passwords[user] = hashed
+    return passwords
 
 
 def parse_mapping(data: bytes) -> dict[str, list[str]]:
@@ -104,8 +115,8 @@ def snapshots(draw, valid_only: bool = True):
 @given(snapshots())
 def test_parsing_the_rendered_files_gives_back_the_database(snapshot):
     files = render(snapshot, HOST)
-    assert parse_users(files["dovecot/users"]) == {m.address: (m.password_hash, m.quota_mb) for m in snapshot.mailboxes}
-    assert parse_mapping(files["smtpd/passwds"]) == {m.address: [m.password_hash] for m in snapshot.mailboxes}
+    assert parse_users(files["dovecot/users"]) == {m.address: m.quota_mb for m in snapshot.mailboxes}
+    assert parse_passwords(files["dovecot/passwords"]) == {m.address: m.password_hash for m in snapshot.mailboxes}
     assert parse_list(files["smtpd/domains"]) == [*snapshot.domains, HOST.hostname]
     virtuals = parse_mapping(files["smtpd/virtuals"])
     expected = {m.address: ["vmail"] for m in snapshot.mailboxes}
@@ -142,7 +153,8 @@ def test_it_renders_exactly_the_live_database(db):
     actions.create_mailbox(off, "hidden", "hidden mail password", actor=COMMAND_LINE)
     actions.create_alias(domain, "info", ["alice@xn--bcher-kva.example", "x@elsewhere.example"], actor=COMMAND_LINE)
     files = render(take_snapshot(), HOST)
-    assert parse_users(files["dovecot/users"]) == {"alice@xn--bcher-kva.example": (alice.password_hash, 100)}
+    assert parse_users(files["dovecot/users"]) == {"alice@xn--bcher-kva.example": 100}
+    assert parse_passwords(files["dovecot/passwords"]) == {"alice@xn--bcher-kva.example": alice.password_hash}
     assert parse_list(files["smtpd/domains"]) == ["xn--bcher-kva.example", "mail.example.net"]
     assert parse_mapping(files["smtpd/senderaddrs"]) == {
         "alice@xn--bcher-kva.example": ["alice@xn--bcher-kva.example", "info@xn--bcher-kva.example"]
@@ -242,11 +254,44 @@ def test_the_daemon_configuration_follows_the_guide():
         "ssl_min_protocol = TLSv1.2",
         "mail_location = maildir:~/Maildir",
         "protocols = imap lmtp",
-        "args = scheme=CRYPT username_format=%Lu /etc/mailadmin/current/dovecot/users",
+        "args = scheme=CRYPT username_format=%Lu /etc/mailadmin/current/dovecot/passwords",
+        "args = scheme=CRYPT username_format=%Lu /etc/mailadmin/current/dovecot/app-passwords-10",
+        "args = username_format=%Lu /etc/mailadmin/current/dovecot/users",
     ]:
         assert line in dovecot
     smtpd = files["smtpd/smtpd.conf"].decode()
-    assert "listen on 0.0.0.0 port 587 tls-require pki mail.example.net auth <passwds> senders <senderaddrs>" in smtpd
+    assert "listen on 0.0.0.0 port 587 tls-require pki mail.example.net auth senders <senderaddrs>" in smtpd
     assert "listen on :: port 465 smtps pki mail.example.net auth" in smtpd
     assert 'action "deliver" lmtp "/var/run/dovecot/lmtp" rcpt-to virtual <virtuals> userbase <vusers>' in smtpd
     assert "sign_authenticated = true;" in files["rspamd/local.d/dkim_signing.conf"].decode()
+
+
+def test_app_passwords_go_one_per_slot_and_app_passwords_only_leaves_the_own_password_out():
+    other = "$y$j9T$FOqg79T.1aaakbQPXOu.H1$56Z60oKeb7Ivn04HUPUTrtofaOGgpVTQ8PqcEchW8FC0"
+    snapshot = Snapshot(
+        domains=("example.org",),
+        mailboxes=(
+            MailboxRow("alice", "example.org", HASH, 0),
+            MailboxRow("bob", "example.org", HASH, 0, app_passwords_only=True),
+        ),
+        app_passwords=(
+            AppPasswordRow("alice@example.org", 1, other),
+            AppPasswordRow("alice@example.org", 3, other),
+            AppPasswordRow("bob@example.org", 1, other),
+            AppPasswordRow("bob@example.org", 11, other),  # no such slot
+            AppPasswordRow("bob@example.org", 2, "plain text"),  # not a hash
+            AppPasswordRow("gone@example.org", 2, other),  # no such mailbox
+        ),
+    )
+    vetted = vet(snapshot, HOST)
+    files = render_vetted(vetted, HOST)
+    assert parse_passwords(files["dovecot/passwords"]) == {"alice@example.org": HASH}  # bob: app passwords only
+    assert parse_passwords(files["dovecot/app-passwords-1"]) == {"alice@example.org": other, "bob@example.org": other}
+    assert files["dovecot/app-passwords-2"] == b""
+    assert parse_passwords(files["dovecot/app-passwords-3"]) == {"alice@example.org": other}
+    assert "dovecot/app-passwords-11" not in files
+    assert sorted(p.reason for p in vetted.problems) == [
+        "has no crypt(3) hash both daemons verify",
+        "is in slot 11, not 1 to 10",
+    ]
+    assert parse_users(files["dovecot/users"]) == {"alice@example.org": 0, "bob@example.org": 0}

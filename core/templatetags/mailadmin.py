@@ -92,7 +92,8 @@ def usage(mailbox) -> str:
     get = mailbox.get if isinstance(mailbox, dict) else lambda name: getattr(mailbox, name)
     used, quota_mb = get("used_bytes"), get("quota_mb")
     if used is None:
-        return mark_safe('<span class="hint">not measured yet</span>')
+        quota = f"quota {format_quota(quota_mb)}" if quota_mb else "no quota"
+        return format_html('{}, <span class="hint">not measured yet</span>', quota)
     if not quota_mb:
         return format_html('{} <span class="hint">(no quota)</span>', format_bytes(used))
     permille = fill_permille(used, quota_mb)

@@ -3,6 +3,7 @@ tests that follow a change through to the daemons use it. tests/conftest.py load
 as a plugin (pytest_plugins), so there is one session lab however many folders run; imported
 into two conftest files, each would start its own."""
 
+import glob
 import os
 import shutil
 import subprocess
@@ -29,6 +30,9 @@ def mail_lab(django_db_blocker):
     assert os.geteuid() == 0, "the real daemons need root: run the tests as root (CI does)"
     missing = [name for name in DAEMONS if not shutil.which(name)]
     assert not missing, f"missing daemons {missing}: run scripts/install-daemons (scripts/test does)"
+    assert glob.glob("/usr/lib/*/security/pam_pwdfile.so") or glob.glob("/lib/*/security/pam_pwdfile.so"), (
+        "pam_pwdfile (libpam-pwdfile) is missing: run scripts/install-daemons"
+    )
     assert b"OpenSMTPD 7." in subprocess.run(["smtpd", "-h"], capture_output=True).stderr, "OpenSMTPD 7.x is needed"
     lab = Lab(LAB_DIR)
     lab.setup()

@@ -350,6 +350,9 @@ def exec_in_namespace(lab: Lab, kind: str, argv: list[str]) -> None:
     if kind == "smtpd":
         subprocess.run(["mount", "--bind", str(lab.dir / "smtpd/spool"), "/var/spool"], check=True)
         subprocess.run(["mount", "--bind", str(lab.dir / "smtpd/run"), "/run"], check=True)
+        # smtpd checks passwords through PAM: the helper's /etc/pam.d/smtpd, under the lab's root.
+        if (lab.root / "etc/pam.d").is_dir():
+            subprocess.run(["mount", "--bind", str(lab.root / "etc/pam.d"), "/etc/pam.d"], check=True)
     os.execvp(argv[0], argv)
 
 

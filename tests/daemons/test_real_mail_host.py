@@ -190,7 +190,8 @@ def test_the_helper_installs_files_with_the_owners_and_modes_the_daemons_need(la
     current = lab.root / "etc/mailadmin/current"
     expected = {
         "dovecot/users": ("root", "dovecot", "640"),
-        "smtpd/passwds": ("root", "opensmtpd", "640"),
+        "dovecot/passwords": ("root", "dovecot", "640"),
+        "dovecot/app-passwords-1": ("root", "dovecot", "640"),
         "smtpd/virtuals": ("root", "opensmtpd", "640"),
         "rspamd/dkim/example.org.rsa2026.key": ("root", "_rspamd", "640"),
         "smtpd/smtpd.conf": ("root", "root", "600"),
@@ -201,6 +202,8 @@ def test_the_helper_installs_files_with_the_owners_and_modes_the_daemons_need(la
         ).stdout.split()
         assert out == [owner, group, mode], rel
     assert (lab.root / "etc/smtpd.conf").resolve() == (current / "smtpd/smtpd.conf").resolve()
+    pam = subprocess.run(["stat", "-c", "%U %G %a", str(lab.root / "etc/pam.d/smtpd")], capture_output=True, text=True)
+    assert pam.stdout.split() == ["root", "root", "644"]
     assert PORTS["imaps"]
 
 
