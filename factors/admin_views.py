@@ -24,7 +24,8 @@ def factor_policy(request: HttpRequest) -> HttpResponse:
         "all_admins": Policy.objects.filter(pk=1, all_admins=True).exists(),
         "domains": list(RequiredDomain.objects.values_list("domain", flat=True)),
     }
-    form = PolicyForm(request.POST or None, initial=initial)
+    # Every box unticked posts nothing but the CSRF token: still a submission.
+    form = PolicyForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         actions.set_policy(data["all_admins"], list(data["domains"]), actor=actor_for(request))

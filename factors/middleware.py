@@ -4,6 +4,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
+from factors import actions, policy
+from factors.people import Person
 from factors.signin import SETUP_REQUIRED
 
 # What an admin who must set up a second factor may still open.
@@ -24,6 +26,12 @@ class SecondFactorSetupMiddleware:
         if not request.session.get(SETUP_REQUIRED) or not request.user.is_authenticated:
             return None
         if request.resolver_match.url_name in ALLOWED:
+            return None
+        # Set up from another session since, or no longer required: these queries run only
+        # for a flagged session, never on an ordinary request.
+        person = Person(user=request.user)
+        if actions.has_factor(actions.enrolment_of(person)) or not policy.requirement(person):
+            del request.session[SETUP_REQUIRED]
             return None
         messages.warning(request, "Set up a second factor first: a superadmin requires one for your sign-in.")
         return redirect("factors")

@@ -121,3 +121,17 @@ def test_only_a_superadmin_sets_the_policy(domain_admin_client, mailbox):
     assert domain_admin_client.post("/admins/second-factors/", {"all_admins": "on"}).status_code == 403
     assert mailbox_client("alice@example.org").post("/admins/second-factors/").status_code == 403
     assert not Policy.objects.exists()
+
+
+def test_a_factor_added_in_another_session_or_a_policy_lifted_frees_the_first(superadmin_client, domain_admin):
+    Policy.objects.create(pk=1, all_admins=True)
+    first, _ = sign_in("dora")
+    second, _ = sign_in("dora")
+    assert first.get("/")["Location"] == "/security/"
+    add_totp(second)
+    assert first.get("/").status_code == 200
+    superadmin_client.post(f"/admins/{domain_admin.pk}/second-factors/")  # reset
+    third, _ = sign_in("dora")
+    assert third.get("/")["Location"] == "/security/"
+    superadmin_client.post("/admins/second-factors/", {})
+    assert third.get("/").status_code == 200
