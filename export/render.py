@@ -417,7 +417,7 @@ def app_password_files(snapshot: Snapshot) -> dict[str, bytes]:
     """One user:crypt-hash file per slot, each mailbox at most once in each, all of them always
     written (an empty slot is an empty file, which both daemons read as "no such user")."""
     slots: dict[int, list[str]] = {slot: [] for slot in range(1, APP_PASSWORD_SLOTS + 1)}
-    for row in sorted(snapshot.app_passwords, key=lambda r: (r.slot, r.address)):
+    for row in snapshot.app_passwords:  # in (slot, address) order, as the snapshot reads them
         slots[row.slot].append(f"{row.address}:{row.password_hash}")
     return {f"dovecot/app-passwords-{slot}": _lines(lines) for slot, lines in slots.items()}
 

@@ -29,8 +29,9 @@ class MailboxRow:
         self.address = f"{self.local_part}@{self.domain}"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AppPasswordRow:
+    # Not frozen, like MailboxRow: there may be hundreds of thousands.
     address: str  # the mailbox's, local@A-label
     slot: int
     password_hash: str = field(repr=False)
@@ -67,7 +68,7 @@ class Snapshot:
     # Where postmaster@ and abuse@ of every domain go unless the domain has its own ("" = unset).
     postmaster: str = ""
     sieve: tuple[SieveRow, ...] = ()  # mailboxes with a vacation reply or forwarding
-    app_passwords: tuple[AppPasswordRow, ...] = ()  # of the mailboxes above, by address and slot
+    app_passwords: tuple[AppPasswordRow, ...] = ()  # of the mailboxes above, by slot, then address
 
 
 def mta_sts_policies(names: dict[int, str]) -> tuple[tuple[str, str], ...]:
@@ -104,12 +105,15 @@ def _alias_domain_keys(keys: list, alias_domains: tuple[tuple[str, str], ...]) -
 
 def _sieve_rows(names: dict[int, str]) -> tuple[SieveRow, ...]:
     """Vacation replies and forwards of active mailboxes in exported domains, by address."""
-    live = Mailbox.objects.filter(active=True, domain_id__in=names)
+    # Read from the (few) vacations and forwards, joined to their mailboxes: a filter on the
+    # mailboxes first ("mailbox__in" a query of live ones) cost a third of a second at 100,000.
     rows: dict[str, dict] = {}
-    vacations = Vacation.objects.filter(enabled=True, mailbox__in=live).values_list(
+    vacations = Vacation.objects.filter(enabled=True, mailbox__active=True).values_list(
         "mailbox__local_part", "mailbox__domain_id", "subject", "body", "start", "end", "days"
     )
     for local, domain_id, subject, body, start, end, days in vacations:
+        if domain_id not in names:
+            continue
         rows.setdefault(f"{local}@{names[domain_id]}", {}).update(
             vacation=True,
             subject=subject,
@@ -118,10 +122,12 @@ def _sieve_rows(names: dict[int, str]) -> tuple[SieveRow, ...]:
             end=end.isoformat() if end else "",
             days=days,
         )
-    forwards = Forwarding.objects.filter(mailbox__in=live).exclude(destinations=[])
+    forwards = Forwarding.objects.filter(mailbox__active=True).exclude(destinations=[])
     for local, domain_id, destinations, keep_copy in forwards.values_list(
         "mailbox__local_part", "mailbox__domain_id", "destinations", "keep_copy"
     ):
+        if domain_id not in names:
+            continue
         rows.setdefault(f"{local}@{names[domain_id]}", {}).update(forward_to=tuple(destinations), keep_copy=keep_copy)
     return tuple(SieveRow(address, **fields) for address, fields in sorted(rows.items()))
 
@@ -142,17 +148,25 @@ def take_snapshot() -> Snapshot:
         rows = (
             Mailbox.objects.filter(active=True)
             .order_by()
-            .values_list("local_part", "domain_id", "password_hash", "quota_mb", "app_passwords_only")
+            .values_list("pk", "local_part", "domain_id", "password_hash", "quota_mb", "app_passwords_only")
         )
+        # App passwords are read the same way and named through the mailboxes read here.
+        app_password_rows = AppPassword.objects.order_by().values_list("mailbox_id", "slot", "password_hash")
         with connection.cursor() as cursor:
             # The ORM's own query, fetched without its per-row conversions (SQLite's booleans are
             # 0 and 1, which serve as well).
             cursor.execute(*rows.query.sql_with_params())
-            mailboxes = [
-                (local, names[domain_id], hashed, quota, only)
-                for local, domain_id, hashed, quota, only in cursor.fetchall()
-                if domain_id in names
-            ]
+            mailboxes, addresses = [], {}
+            for pk, local, domain_id, hashed, quota, only in cursor.fetchall():
+                if domain_id in names:
+                    mailboxes.append((local, names[domain_id], hashed, quota, only))
+                    addresses[pk] = f"{local}@{names[domain_id]}"
+            cursor.execute(*app_password_rows.query.sql_with_params())
+            app_passwords = sorted(
+                (slot, addresses[mailbox_id], hashed)
+                for mailbox_id, slot, hashed in cursor.fetchall()
+                if mailbox_id in addresses
+            )
         mailboxes.sort(key=lambda row: (row[1], row[0]))
         aliases = Alias.objects.filter(active=True, domain__active=True, domain__alias_of=None).values_list(
             "local_part", "domain__name", "destinations"
@@ -163,15 +177,8 @@ def take_snapshot() -> Snapshot:
             .order_by("domain__name", "selector")
             .values_list("domain__name", "selector", "algorithm", "private_key_encrypted")
         )
-        app_passwords = AppPassword.objects.filter(mailbox__active=True).values_list(
-            "mailbox__local_part", "mailbox__domain_id", "slot", "password_hash"
-        )
         return Snapshot(
-            app_passwords=tuple(
-                AppPasswordRow(f"{local}@{names[domain_id]}", slot, hashed)
-                for local, domain_id, slot, hashed in app_passwords.order_by("slot", "mailbox_id")
-                if domain_id in names
-            ),
+            app_passwords=tuple(AppPasswordRow(address, slot, hashed) for slot, address, hashed in app_passwords),
             # Alias domains receive mail at the same MX, so they serve a policy too.
             mta_sts_policies=mta_sts_policies(receiving),
             postmaster=Postmaster.current(),
