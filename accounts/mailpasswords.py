@@ -1,7 +1,7 @@
 """Mailbox password hashes: yescrypt, the crypt(3) format both daemons verify.
 
-One stored string serves Dovecot (passwd-file, written as `{CRYPT}$y$…`) and OpenSMTPD's
-`auth <passwds>` table (written bare, `$y$…`): OpenSMTPD verifies crypt(3) formats only, and
+One stored string serves Dovecot (a passwd-file passdb with scheme=CRYPT) and OpenSMTPD (PAM's
+pam_pwdfile), both reading `user:$y$…` lines: OpenSMTPD verifies crypt(3) formats only, and
 a second, stronger hash kept beside it would protect nothing once the database leaks (see the
 README, "Mailbox password hashes"). yescrypt is memory-hard and Debian's own default for
 /etc/shadow. We call the system's libxcrypt, the library the daemons themselves use, so a hash
