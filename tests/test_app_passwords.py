@@ -125,3 +125,16 @@ def test_a_profile_can_carry_a_new_app_password_so_the_device_asks_nothing(mailb
     assert made.name.startswith("Apple profile ")
     assert mailpasswords.check_hash(account["IncomingPassword"], made.password_hash)
     assert account["OutgoingPasswordSameAsIncomingPassword"] is True
+
+
+@pytest.mark.parametrize(
+    "name", ["\x00", "a\x00b", "\U0010ffff", "x" * 10_000, "\x1b[31mred", "‮evil", "'; DROP TABLE x;--", ""]
+)
+def test_hostile_names_through_the_form_are_refused_or_kept_as_text(mailbox, name):
+    client = mailbox_client("alice@example.org")
+    response = client.post("/account/app-passwords/", {"name": name})
+    assert response.status_code == 200
+    for made in AppPassword.objects.all():
+        assert made.name == " ".join(name.split()) and not re.search(r"[\x00-\x1f\x7f]", made.name)
+    if not SHOWN.search(response.content.decode()):
+        assert not AppPassword.objects.exists()

@@ -25,7 +25,7 @@ def search_urls(query: str) -> list[str]:
         f"/?{urlencode({'q': query})}",
         f"/audit/?{urlencode({'q': query})}",
         f"/admins/?{urlencode({'q': query})}",
-        f"/domains/example.org/?{urlencode({'mq': query, 'aq': query})}",
+        f"/domains/example.org/?{urlencode({'mq': query, 'aq': query, 'msort': query})}",
     ]
 
 
