@@ -392,7 +392,8 @@ def set_forwarding(mailbox: Mailbox, *, actor: Actor, destinations: list[str], k
 # App passwords: 4 groups of 4 letters and digits, without look-alikes (0/O, 1/l/I): about
 # 82 bits, typed once into a device, never shown again.
 APP_PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
-APP_PASSWORD_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,40}")
+# No control characters, and no bidirectional overrides that would turn the list around.
+APP_PASSWORD_NAME = re.compile(r"[^\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]{1,40}")
 
 
 def new_app_password_text() -> str:
