@@ -33,6 +33,12 @@ def actor_for(request: HttpRequest) -> Actor:
     raise PermissionError("an anonymous request cannot change anything")
 
 
+def api_actor(user: AbstractBaseUser, token_name: str) -> Actor:
+    """An admin acting through one of their API tokens: the entry names the token, so a
+    script's changes are told apart from the admin's own (and from another token's)."""
+    return Actor(f"admin {user.get_username()} (API token “{token_name}”)", user)
+
+
 def snapshot(obj: Any, fields: list[str]) -> dict[str, Any]:
     return {field: getattr(obj, field) for field in fields}
 

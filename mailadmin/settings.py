@@ -103,6 +103,9 @@ INSTALLED_APPS = [
     "dnsrecords",
     "export",
     "factors",
+    "rest_framework",
+    "drf_spectacular",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -251,6 +254,27 @@ MAIL_HOST = {field: parse(os.environ[name]) for name, (field, parse) in _MAIL_HO
 SRS_KEY = envsecret("SRS_KEY") or hmac.new(SECRET_KEY.encode(), b"mailadmin srs key", "sha256").hexdigest()
 
 PAGE_SIZE = envint("PAGE_SIZE", 50)
+
+# The REST API (api/): tokens only (no session, so no CSRF), JSON only, errors as RFC 9457
+# problem details, each token throttled in the database (api.auth.TokenThrottle).
+API_REQUESTS_PER_MINUTE = envint("API_REQUESTS_PER_MINUTE", 600)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.auth.TokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.auth.TokenRights"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.auth.TokenThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "mailadmin API",
+    "DESCRIPTION": "Domains, mailboxes, aliases, DKIM keys, DNS policies and records, the apply status and the "
+    "audit log of a mailadmin host, through the same actions as its pages. Send `Authorization: Bearer <token>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 LOGGING = {
     "version": 1,

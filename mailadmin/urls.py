@@ -1,4 +1,4 @@
-from django.urls import path, register_converter
+from django.urls import include, path, register_converter
 
 from accounts import apppasswords
 from accounts import views as accounts
@@ -17,6 +17,7 @@ register_converter(LocalPartConverter, "localpart")
 
 urlpatterns = [
     path("", domains.dashboard, name="dashboard"),
+    path("", include("api.urls")),  # the REST API under /api/v1/, and the admins' API tokens page
     path("login/", factors.login_view, name="login"),
     path("logout/", factors.logout_view, name="logout"),
     path("login/passkey/options/", factors.login_passkey_options, name="login_passkey_options"),

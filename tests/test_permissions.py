@@ -72,6 +72,22 @@ MATRIX = {
     "alias_create": ("GET", [LOGIN, 403, 404, 200, 200]),
     "alias_edit": ("GET", [LOGIN, 403, 404, 200, 200]),
     "alias_delete": ("GET", [LOGIN, 403, 404, 200, 200]),
+    # API tokens: each admin their own (the superadmin's is the one in the world).
+    "api_tokens": ("GET", [LOGIN, 403, 200, 200, 200]),
+    "api_token_confirm": ("GET", [LOGIN, 403, 302, 302, 302]),  # nothing to confirm: back to the tokens
+    "api_token_confirm_options": ("POST", [LOGIN, 403, 302, 302, 302]),
+    "api_token_revoke": ("POST", [LOGIN, 403, 404, 404, 302]),
+    # The REST API takes tokens only, never the session: tests/test_api_permissions.py tries tokens.
+    "api_schema": ("GET", [200, 200, 200, 200, 200]),
+    **{
+        name: ("GET", [401, 401, 401, 401, 401])
+        for name in ["api_token", "api_config", "api_audit", "api_domains", "api_domain", "api_mailboxes"]
+        + ["api_mailbox", "api_aliases", "api_alias", "api_dkim_keys", "api_policy", "api_dns"]
+    },
+    **{
+        name: ("POST", [401, 401, 401, 401, 401])
+        for name in ["api_apply", "api_dkim_activate", "api_dns_check", "api_dns_check_one", "api_dkim_key"]
+    },
 }
 
 
@@ -100,7 +116,11 @@ def world(domain, mailbox, superadmin, domain_admin, other_domain_admin):
         enrolment=Enrolment.objects.create(user=superadmin, user_handle="root"), name="Laptop", credential_id="AAAA"
     )
     app_password, _ = actions.create_app_password(mailbox, "phone", actor=COMMAND_LINE)
+    from api.actions import create_token
+
+    token, _ = create_token(superadmin, "ci", actor=COMMAND_LINE, writes=True, domains=None, expires_at=None)
     return {
+        "token_id": token.pk,
         "app_password_id": app_password.pk,
         "key_id": key.pk,
         "passkey_id": passkey.pk,
