@@ -112,7 +112,8 @@ def update_mailbox(
         Mailbox.objects.filter(pk=mailbox.pk).update(fill_permille=mailbox.fill_permille)
     if changes:
         record(actor, "updated", "mailbox", mailbox.ascii_address, domain=mailbox.domain, changes=changes)
-        mark_dirty()
+        # A quota (or a name, which no file holds) changes only this mailbox's own lines.
+        mark_dirty(mailbox=mailbox.pk if set(changes) <= {"quota_mb", "display_name"} else None)
     return mailbox
 
 
@@ -122,7 +123,7 @@ def set_mailbox_password(mailbox: Mailbox, password: str, *, actor: Actor) -> Ma
     mailbox.password_changed_at = timezone.now()
     mailbox.save(update_fields=["password_hash", "password_changed_at", "updated_at"])
     record(actor, "changed password", "mailbox", mailbox.ascii_address, domain=mailbox.domain, changes=PASSWORD_CHANGED)
-    mark_dirty()
+    mark_dirty(mailbox=mailbox.pk)
     return mailbox
 
 
@@ -425,7 +426,7 @@ def create_app_password(mailbox: Mailbox, name: str, *, actor: Actor) -> tuple[A
         mailbox=mailbox, name=name, slot=free[0], password_hash=mailpasswords.make_hash(text)
     )
     record(actor, "created", "app password", f"{mailbox.ascii_address} ({name})", domain=mailbox.domain)
-    mark_dirty()
+    mark_dirty(mailbox=mailbox.pk)
     return app_password, text
 
 
@@ -439,7 +440,7 @@ def revoke_app_password(app_password: AppPassword, *, actor: Actor) -> None:
         )
     app_password.delete()
     record(actor, "revoked", "app password", f"{mailbox.ascii_address} ({app_password.name})", domain=mailbox.domain)
-    mark_dirty()
+    mark_dirty(mailbox=mailbox.pk)
 
 
 @transaction.atomic
@@ -450,5 +451,5 @@ def set_app_passwords_only(mailbox: Mailbox, only: bool, *, actor: Actor) -> Mai
         raise ValidationError("Make an app password first: with none, no mail app could sign in.")
     if changes := save_changes(mailbox, {"app_passwords_only": only}):
         record(actor, "updated", "mailbox", mailbox.ascii_address, domain=mailbox.domain, changes=changes)
-        mark_dirty()
+        mark_dirty(mailbox=mailbox.pk)
     return mailbox

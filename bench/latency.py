@@ -5,14 +5,19 @@ needs root), loads N mailboxes, runs the apply worker's loop in its own process 
 20 times: change a mailbox's password through the panel's action, and time until an IMAP
 login and then an SMTP AUTH with the new password both succeed.
 
-    .venv/bin/python bench/latency.py [N]      (default: 10000)
+    .venv/bin/python bench/latency.py [N ...] [--against REV]   (default: 1000 100000)
+
+prints p50/p95 per size, the ratio of the p95s (largest / smallest), and with --against the
+largest size timed at another git revision too, side by side in the same run.
 """
 
+import argparse
 import imaplib
 import multiprocessing
 import os
 import shutil
 import smtplib
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -53,11 +58,8 @@ def worker(stop) -> None:
             time.sleep(0.1)
 
 
-def main() -> None:
-    if os.geteuid() != 0 or not shutil.which("smtpd"):
-        print("\n  password change → daemons: skipped (needs root and the daemons: bash scripts/install-daemons)")
-        return
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+def measure(n: int) -> tuple[list[float], list[float], list[float]]:
+    """(IMAP accepted, IMAP and SMTP accepted, the helper's share) in seconds, CHANGES times."""
     lab = Lab(Path("/tmp/mailadmin-bench-lab"))
     lab.setup()
     with override_settings(
@@ -97,16 +99,61 @@ def main() -> None:
             stop.set()
             process.join(30)
             lab.stop_all()
-        print(
-            f"\n  {'password change → accepted (' + format(n, ',') + ' mailboxes)':44} {'p50 s':>7} {'p95 s':>7} {'max s':>7}"
-        )
-        for name, values in [("Dovecot IMAP login", imap_times), ("Dovecot and OpenSMTPD AUTH", both_times)]:
-            print(f"  {name:44} {percentile(values, 0.5):7.2f} {percentile(values, 0.95):7.2f} {max(values):7.2f}")
-        helper = sorted(g.seconds for g in Generation.objects.filter(ok=True).order_by("-pk")[:CHANGES])
-    print(
-        f"  {'of which the helper (install, check, reload)':44} {percentile(helper, 0.5):7.2f} {percentile(helper, 0.95):7.2f} {max(helper):7.2f}"
+        helper = [g.seconds for g in Generation.objects.filter(ok=True).order_by("-pk")[:CHANGES]]
+    return imap_times, both_times, helper
+
+
+def baseline_p95(revision: str, n: int) -> float | None:
+    """p95 of the same path at `revision`, run from a worktree of it with this checkout's venv."""
+    tree = Path(f"/tmp/mailadmin-bench-baseline-{revision}")
+    if not tree.exists():
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), revision], check=True)
+    result = subprocess.run(
+        [sys.executable, str(tree / "bench/latency.py"), str(n)], capture_output=True, text=True, timeout=3600
     )
-    print(f"  ({CHANGES} changes; the worker polls every 0.1 s, then renders, stages, installs and reloads)")
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
+    for line in result.stdout.splitlines():
+        if line.strip().startswith("Dovecot and OpenSMTPD AUTH"):
+            return float(line.split()[-2])
+    print(result.stdout[-2000:], result.stderr[-2000:])
+    return None
+
+
+def main() -> None:
+    if os.geteuid() != 0 or not shutil.which("smtpd"):
+        print("\n  password change → daemons: skipped (needs root and the daemons: bash scripts/install-daemons)")
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("sizes", nargs="*", type=int, default=[1_000, 100_000])
+    parser.add_argument("--against", help="also time the largest size at this git revision, side by side")
+    args = parser.parse_args()
+    load = os.getloadavg()
+    print(f"\n  machine: {os.cpu_count()} CPUs; load average (1, 5 min) at start {load[0]:.2f} {load[1]:.2f}")
+    print(f"  {'password change → accepted':44} {'p50 s':>7} {'p95 s':>7} {'max s':>7}")
+    p95 = {}
+    for n in args.sizes:
+        imap_times, both_times, helper = measure(n)
+        for name, values in [
+            (f"{n:,} mailboxes: Dovecot IMAP login", imap_times),
+            (f"{n:,} mailboxes: Dovecot and OpenSMTPD AUTH", both_times),
+            (f"{n:,} mailboxes: of which the helper", helper),
+        ]:
+            print(f"  {name:44} {percentile(values, 0.5):7.2f} {percentile(values, 0.95):7.2f} {max(values):7.2f}")
+        p95[n] = percentile(both_times, 0.95)
+    smallest, largest = min(p95), max(p95)
+    if largest != smallest:
+        print(
+            f"  ratio of p95, {largest:,} / {smallest:,} mailboxes: {p95[largest] / p95[smallest]:.2f} (target ≤ 1.5)"
+        )
+    if args.against:
+        before = baseline_p95(args.against, largest)
+        if before:
+            print(
+                f"  {largest:,} mailboxes at {args.against}: p95 {before:.2f} s; now {p95[largest]:.2f} s, "
+                f"{before / p95[largest]:.1f}x faster (target ≥ 2)"
+            )
+    load = os.getloadavg()
+    print(f"  ({CHANGES} changes each; the worker polls every 0.1 s; load at end {load[0]:.2f} {load[1]:.2f})")
 
 
 if __name__ == "__main__":

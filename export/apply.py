@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -27,10 +28,11 @@ from accounts.mailpasswords import CRYPT_HASH
 from core.mailhost import host_config
 from export import helper_client
 from export.dirty import config_state
-from export.models import ConfigState, Generation
+from export.incremental import Rendered, rerender
+from export.models import Change, ConfigState, Generation
 from export.render import RenderError, render_vetted, vet
 from export.snapshot import take_snapshot
-from export.stage import prune_staged, read_staged, stage
+from export.stage import digests_of, prune_staged, read_staged, stage
 
 RETRY_FAILED_AFTER = timedelta(minutes=1)
 APPLY_LOCK_KEY = 0x6D61696C61646D  # "mailadm": the PostgreSQL advisory lock that serializes applies
@@ -113,22 +115,57 @@ def apply_pending(
         )
         ConfigState.objects.filter(pk=1).update(running_since=timezone.now())
         try:
-            return _apply(requested_by, helper_timeout)
+            return _apply(requested_by, helper_timeout, full=force)
         finally:
             ConfigState.objects.filter(pk=1).update(running_since=None)
 
 
-def _apply(requested_by: str, helper_timeout: float) -> Generation:
+# The last generation this process rendered (export.incremental): valid while ConfigState.renderer
+# and last_generation still name it, so an apply made by any other process (or a restored
+# database) makes this one render everything again.
+_last: Rendered | None = None
+
+
+def _render(generation: int, full: bool) -> tuple[Rendered, Rendered | None]:
+    """Render this generation: again only the lines of the mailboxes the pending changes name,
+    when this process rendered the last one (and `full` is not asked for); everything otherwise.
+    Returns it, and the previous rendering whose staged files unchanged ones are linked from."""
+    global _last
+    host = host_config()
+    state = ConfigState.objects.values_list("renderer", "last_generation").get(pk=1)
+    previous = _last if _last and state == (_last.token, _last.generation) else None
+    _last = None  # until this generation is staged
+    changes = list(Change.objects.values_list("pk", "mailbox_id"))  # read before the database itself
+    named = {mailbox for _, mailbox in changes}
+    result = None
+    if previous and not full and None not in named:
+        result = rerender(previous, named, host)
+    with gc_paused():
+        if result is None:
+            token = uuid.uuid4().hex
+            vetted = vet(take_snapshot(), host)
+            files = render_vetted(vetted, host)
+        else:
+            token = previous.token
+            vetted, files = result
+        digests = digests_of(files, previous.digests if previous else None, previous.files if previous else None)
+    Change.objects.filter(pk__in=[pk for pk, _ in changes]).delete()
+    return Rendered(token, generation, host, vetted, files, digests), previous
+
+
+def _apply(requested_by: str, helper_timeout: float, full: bool = True) -> Generation:
+    global _last
     wanted = ConfigState.objects.values_list("wanted", flat=True).get(pk=1)
     generation = Generation.objects.create(covers=wanted, requested_by=requested_by)
     problems: list[str | dict] = []
     try:
-        host = host_config()
-        with gc_paused():
-            vetted = vet(take_snapshot(), host)
-            files = render_vetted(vetted, host)
+        rendered, previous = _render(generation.pk, full)
+        vetted, files = rendered.vetted, rendered.files
         problems = [{"domain": p.domain, "row": p.row, "reason": p.reason} for p in vetted.problems]
-        stage(generation.pk, files)
+        link_from = (previous.generation, previous.digests) if previous else None
+        stage(generation.pk, files, rendered.digests, link_from)
+        ConfigState.objects.filter(pk=1).update(renderer=rendered.token, last_generation=generation.pk)
+        _last = rendered
         answer = helper_client.call({"op": "apply", "generation": generation.pk}, timeout=helper_timeout)
     except (RenderError, helper_client.HelperError, OSError) as e:
         answer = {"ok": False, "error": str(e)}

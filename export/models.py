@@ -24,6 +24,9 @@ class ConfigState(models.Model):
     last_problems = models.JSONField(default=list)
     # Domains with mail waiting in OpenSMTPD's queue (accounts.QueuedMail): only their pages look.
     queued_domains = models.JSONField(default=list)
+    # Which process's in-memory copy of the last rendered generation is current (export.apply):
+    # any other process, or this one after a restore, renders everything again.
+    renderer = models.CharField(max_length=32, blank=True)
 
     def __str__(self) -> str:
         return f"wanted {self.wanted}, applied {self.applied}"
@@ -56,3 +59,14 @@ class Generation(models.Model):
 
     def __str__(self) -> str:
         return f"generation {self.pk}"
+
+
+class Change(models.Model):
+    """What a committed change touched, for the next apply: a mailbox (its password, quota or app
+    passwords: only that mailbox's lines are rendered again), or everything (mailbox = None).
+    Written in the action's transaction; the apply that covers it deletes it."""
+
+    mailbox_id = models.BigIntegerField(null=True)  # no foreign key: the mailbox may be gone by then
+
+    def __str__(self) -> str:
+        return f"change {self.pk}: mailbox {self.mailbox_id}" if self.mailbox_id else f"change {self.pk}: everything"

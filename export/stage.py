@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -21,16 +22,44 @@ def _write(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def stage(number: int, files: dict[str, bytes]) -> Path:
-    """STAGING/gen-N/files/<path> and STAGING/gen-N/manifest.json, complete before it has its name."""
+def digests_of(files: dict[str, bytes], known: dict[str, str] | None = None, same: dict[str, bytes] | None = None):
+    """SHA-256 of each file; a file that is the very object in `same` keeps its digest from `known`."""
+    known, same = known or {}, same or {}
+    return {
+        rel: known[rel] if same.get(rel) is data and rel in known else hashlib.sha256(data).hexdigest()
+        for rel, data in files.items()
+    }
+
+
+def stage(
+    number: int,
+    files: dict[str, bytes],
+    digests: dict[str, str] | None = None,
+    previous: tuple[int, dict[str, str]] | None = None,
+) -> Path:
+    """STAGING/gen-N/files/<path> and STAGING/gen-N/manifest.json, complete before it has its name.
+
+    With `previous` (a staged generation's number and digests), a file whose digest is the same
+    is hard-linked from there instead of written again: staging is the panel's own, and the
+    helper copies what it installs, so no link ever reaches a live generation."""
     settings.STAGING_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = staged_dir(number)
     temporary = settings.STAGING_DIR / f".gen-{number}.tmp"
     for leftover in (target, temporary):
         shutil.rmtree(leftover, ignore_errors=True)
+    digests = digests or digests_of(files)
+    before_dir, before = (staged_dir(previous[0]) / "files", previous[1]) if previous else (None, {})
     for rel, data in files.items():
-        _write(temporary / "files" / rel, data)
-    manifest = {"generation": number, "files": {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}}
+        path = temporary / "files" / rel
+        if before.get(rel) == digests[rel]:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(before_dir / rel, path, follow_symlinks=False)
+                continue
+            except OSError:
+                pass  # pruned or missing: write it
+        _write(path, data)
+    manifest = {"generation": number, "files": digests}
     _write(temporary / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True).encode())
     temporary.rename(target)
     return target

@@ -29,6 +29,7 @@ usage: helper.py --config /etc/mailadmin/helper.json
 """
 
 import argparse
+import contextlib
 import fcntl
 import grp
 import hashlib
@@ -230,8 +231,11 @@ class Helper:
         self.current = os.path.join(self.base, "current")
         os.makedirs(self.generations, mode=0o755, exist_ok=True)
         for leftover in os.listdir(self.generations):
+            path = os.path.join(self.generations, leftover)
             if leftover.endswith(".tmp"):
-                shutil.rmtree(os.path.join(self.generations, leftover), ignore_errors=True)
+                shutil.rmtree(path, ignore_errors=True)
+            elif leftover.endswith(".digests") and not os.path.isdir(path.removesuffix(".digests")):
+                os.unlink(path)  # its generation was never renamed into place
         if os.path.exists(self.current):
             # The daemons' paths may be new (a fresh container) or replaced (a package upgrade).
             self.ensure_links()
@@ -283,9 +287,17 @@ class Helper:
         final = os.path.join(self.generations, str(sequence))
         temporary = final + ".tmp"
         os.mkdir(temporary, 0o755)
+        # A file the live generation already has, byte for byte (its recorded SHA-256, checked
+        # when this helper installed it), is hard-linked from there instead of copied: the cost
+        # of an apply follows what changed. Only files this helper wrote are ever linked, never
+        # a staged one, and installed files are never written again, so a link changes nothing.
+        live = self.current_generation()
+        installed = self.recorded_digests(live) if live else {}
         try:
             for rel, digest in sorted(files.items()):
                 file_rule(rel)
+                if installed.get(rel) == digest and self.link_installed(live, temporary, rel):
+                    continue
                 data = read_staged(os.path.join(source, "files"), rel)
                 if hashlib.sha256(data).hexdigest() != digest:
                     raise Refused(f"staged {rel} does not match its manifest")
@@ -296,12 +308,47 @@ class Helper:
                 os.fsync(f.fileno())
             for directory, _, _ in os.walk(temporary):
                 fsync_dir(directory)
+            self.record_digests(final, files)
             os.rename(temporary, final)
             fsync_dir(self.generations)
         except BaseException:
             shutil.rmtree(temporary, ignore_errors=True)
             raise
         return final
+
+    def link_installed(self, live: str, directory: str, rel: str) -> bool:
+        """Link rel from the live generation if it is a plain file with today's owner and mode."""
+        source = os.path.join(live, rel)
+        owner, group, mode = file_rule(rel)
+        uid, gid = self.owner_ids(owner, group)
+        try:
+            found = os.lstat(source)
+            if not stat.S_ISREG(found.st_mode) or stat.S_IMODE(found.st_mode) != mode:
+                return False
+            if uid != -1 and (found.st_uid, found.st_gid) != (uid, gid):
+                return False
+            os.makedirs(os.path.dirname(os.path.join(directory, rel)), mode=0o755, exist_ok=True)
+            os.link(source, os.path.join(directory, rel), follow_symlinks=False)
+        except OSError:
+            return False
+        return True
+
+    def record_digests(self, generation_dir: str, files: dict[str, str]) -> None:
+        """generations/S.digests: the SHA-256 of each file of generation S, as checked on install."""
+        path = generation_dir + ".digests"
+        with open(path + ".tmp", "w") as f:
+            json.dump(files, f, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(path + ".tmp", path)
+
+    def recorded_digests(self, generation_dir: str) -> dict[str, str]:
+        try:
+            with open(generation_dir + ".digests") as f:
+                digests = json.load(f)
+        except (OSError, ValueError):
+            return {}  # installed before digests were kept: nothing is linked, everything copied
+        return digests if isinstance(digests, dict) else {}
 
     # --- checking ---------------------------------------------------------------------
 
@@ -417,7 +464,11 @@ class Helper:
     def reload_plan(self, old: str | None, new: str) -> tuple[list[str], set[str], list[list[str]]]:
         """What changed (for the answer), the paths touched (for checks), and the reloads it needs."""
         new_files = manifest_of(new)
-        changed = sorted(rel for rel in new_files if old is None or digest(old, rel) != digest(new, rel))
+        before, after = (self.recorded_digests(old) if old else {}), self.recorded_digests(new)
+        if not (before and after):  # a generation from before digests were recorded: read both
+            before = {rel: digest(old, rel) for rel in new_files} if old else {}
+            after = {rel: digest(new, rel) for rel in new_files}
+        changed = sorted(rel for rel in new_files if old is None or before.get(rel) != after.get(rel))
         removed = [] if old is None else sorted(set(manifest_of(old)) - set(new_files))
         touched = set(changed + removed)
         commands: list[list[str]] = []
@@ -443,13 +494,18 @@ class Helper:
             done.append(" ".join(argv))
         return done
 
+    def remove_generation(self, path: str) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path + ".digests")
+
     def prune(self) -> None:
         keep = {os.path.realpath(self.current)}
         numbers = sorted((int(n) for n in os.listdir(self.generations) if n.isdigit()), reverse=True)
         for number in numbers[self.keep :]:
             path = os.path.join(self.generations, str(number))
             if os.path.realpath(path) not in keep:
-                shutil.rmtree(path, ignore_errors=True)
+                self.remove_generation(path)
 
     def apply(self, generation: int) -> dict:
         # One apply at a time, even with two helpers started on the same root by mistake; flock
@@ -472,7 +528,7 @@ class Helper:
         try:
             self.run_checks(new, touched)
         except BaseException:
-            shutil.rmtree(new, ignore_errors=True)
+            self.remove_generation(new)
             raise
         self.switch(new)
         self.ensure_links()
@@ -486,7 +542,7 @@ class Helper:
                 self.reload(commands)
             except Refused as again:
                 raise Refused(f"{e}; the previous generation is back, but reloading it failed too: {again}") from None
-            shutil.rmtree(new, ignore_errors=True)
+            self.remove_generation(new)
             raise Refused(f"{e}; the previous generation is live again") from None
         self.prune()
         return {

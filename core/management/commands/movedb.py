@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from accounts.models import User
-from core.management.commands._dump import APPS, dump
+from core.management.commands._dump import APPS, LEFT_OUT, dump
 from domains.models import Domain
 
 
@@ -55,4 +55,5 @@ class Command(BaseCommand):
             model._meta.label: model.objects.using(database).count()
             for app in APPS
             for model in apps.get_app_config(app).get_models()
+            if model._meta.label_lower not in LEFT_OUT
         }

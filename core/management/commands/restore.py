@@ -88,7 +88,8 @@ class Command(BaseCommand):
             _rename_moved_models(database)
             with transaction.atomic():
                 call_command("loaddata", str(database), verbosity=0)
-                ConfigState.objects.update(running_since=None)
+                # No process's in-memory rendering matches the restored rows: the next apply renders all.
+                ConfigState.objects.update(running_since=None, renderer="")
                 mark_dirty()
             # The last applied generation, for the preview's diff; backups leave out its DKIM key
             # files (the next apply renders them again from the rows).
