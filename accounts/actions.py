@@ -118,8 +118,8 @@ def update_mailbox(
 
 
 @transaction.atomic
-def set_mailbox_password(mailbox: Mailbox, password: str, *, actor: Actor) -> Mailbox:
-    mailbox.password_hash = mailpasswords.make_hash(password)
+def set_mailbox_password(mailbox: Mailbox, password: str, *, actor: Actor, password_hash: str | None = None) -> Mailbox:
+    mailbox.password_hash = password_hash or mailpasswords.make_hash(password)
     mailbox.password_changed_at = timezone.now()
     mailbox.save(update_fields=["password_hash", "password_changed_at", "updated_at"])
     record(actor, "changed password", "mailbox", mailbox.ascii_address, domain=mailbox.domain, changes=PASSWORD_CHANGED)

@@ -7,6 +7,10 @@ renders only those lines again; anything else renders everything. This module im
 models, so importing it never pulls in the snapshot, the renderer or the helper client.
 """
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.db import transaction
 from django.db.models import F
 
@@ -24,6 +28,23 @@ def _bump() -> None:
         ConfigState.objects.filter(pk=1).update(wanted=F("wanted") + 1)
 
 
+_held = threading.local()
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """Inside the block, in this thread only, mark_dirty() does nothing: a long import
+    (transfer.runner) commits its lines in many transactions and marks the configuration dirty
+    once, with the last of them, so the whole import is one apply rather than one per batch."""
+    _held.depth = getattr(_held, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _held.depth -= 1
+
+
 def mark_dirty(*, mailbox: int | None = None) -> None:
+    if getattr(_held, "depth", 0):
+        return
     Change.objects.create(mailbox_id=mailbox)  # commits, or rolls back, with the change itself
     transaction.on_commit(_bump)

@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "api",
+    "transfer",
 ]
 
 MIDDLEWARE = [

@@ -9,6 +9,7 @@ from domains import views as domains
 from export import views as export
 from factors import admin_views as factor_admin
 from factors import views as factors
+from transfer import views as transfer
 
 # Names in URLs are stored forms (A-labels, lowercase local parts): anything else, a NUL byte
 # included, is a 404 before any query.
@@ -40,6 +41,12 @@ urlpatterns = [
     path("config/apply/", export.config_apply, name="config_apply"),
     path("admins/", accounts.admin_list, name="admin_list"),
     path("postmaster/", accounts.postmaster, name="postmaster"),
+    path("csv/", transfer.transfer_page, name="csv_transfer"),
+    path("csv/export.csv", transfer.export_csv, name="csv_export"),
+    path("csv/import/", transfer.import_csv, name="csv_import"),
+    path("csv/import/<int:job_id>/", transfer.import_job, name="csv_import_job"),
+    path("csv/import/<int:job_id>/confirm/", transfer.import_confirm, name="csv_import_confirm"),
+    path("csv/import/<int:job_id>/cancel/", transfer.import_cancel, name="csv_import_cancel"),
     path("admins/new/", accounts.admin_form, name="admin_create"),
     path("admins/<int:admin_id>/", accounts.admin_form, name="admin_edit"),
     path("domains/new/", domains.domain_create, name="domain_create"),

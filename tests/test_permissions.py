@@ -8,6 +8,7 @@ from accounts import actions
 from audit.log import COMMAND_LINE
 from factors.models import Enrolment, Passkey
 from tests.helpers import client_for, mailbox_client
+from transfer.models import ImportJob
 
 ROLES = ["anonymous", "mailbox_user", "other_domain_admin", "domain_admin", "superadmin"]
 LOGIN = "login"  # a redirect to the login page
@@ -88,6 +89,14 @@ MATRIX = {
         name: ("POST", [401, 401, 401, 401, 401])
         for name in ["api_apply", "api_dkim_activate", "api_dns_check", "api_dns_check_one", "api_dkim_key"]
     },
+    # CSV import and export: every admin, in their own domains; an import is its uploader's (the
+    # world's is the domain admin's, refused by its dry run: nothing to confirm).
+    "csv_transfer": ("GET", [LOGIN, 403, 200, 200, 200]),
+    "csv_export": ("GET", [LOGIN, 403, 200, 200, 200]),
+    "csv_import": ("POST", [LOGIN, 403, 400, 400, 400]),  # no file: the page says so
+    "csv_import_job": ("GET", [LOGIN, 403, 404, 200, 200]),
+    "csv_import_confirm": ("POST", [LOGIN, 403, 404, 302, 302]),
+    "csv_import_cancel": ("POST", [LOGIN, 403, 404, 302, 302]),
 }
 
 
@@ -119,7 +128,9 @@ def world(domain, mailbox, superadmin, domain_admin, other_domain_admin):
     from api.actions import create_token
 
     token, _ = create_token(superadmin, "ci", actor=COMMAND_LINE, writes=True, domains=None, expires_at=None)
+    job = ImportJob.objects.create(owner=domain_admin, actor_name="admin dora, CSV import", state=ImportJob.REFUSED)
     return {
+        "job_id": job.pk,
         "token_id": token.pk,
         "app_password_id": app_password.pk,
         "key_id": key.pk,
