@@ -1,5 +1,6 @@
 import re
 import unicodedata
+from collections.abc import Callable
 
 from django import forms
 from django.contrib.auth import password_validation
@@ -102,13 +103,14 @@ def clean_admin_name(value: str) -> str:
     return name
 
 
-def address_list(text: str) -> list[str]:
-    """Addresses separated by commas or line breaks, normalised, each once; every bad one named."""
+def address_list(text: str, normalize: Callable[[str], str] = normalize_address) -> list[str]:
+    """Addresses separated by commas or line breaks, normalised, each once; every bad one named.
+    With another `normalize`, other names the same way (api.forms: domain names)."""
     found: list[str] = []
     errors: list[ValidationError] = []
     for item in filter(None, (part.strip() for part in text.replace(",", "\n").splitlines())):
         try:
-            address = normalize_address(item)
+            address = normalize(item)
         except ValidationError as e:
             errors.append(e)
             continue

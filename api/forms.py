@@ -4,7 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from accounts.forms import TextField
+from accounts.forms import TextField, address_list
 from accounts.models import User
 from api.actions import NAME_MAX
 from core.addresses import normalize_domain
@@ -47,7 +47,7 @@ class TokenForm(PlainLabels, forms.Form):
         self.owner = owner
 
     def clean_domains(self) -> list[Domain]:
-        names = domain_list(self.cleaned_data["domains"])
+        names = address_list(self.cleaned_data["domains"], normalize_domain)
         mine = Domain.objects.managed_by(self.owner).filter(alias_of=None)
         found = {d.name: d for d in mine.filter(name__in=names)}
         # The same words whether the domain exists or not: a token form discloses no one's domains.
@@ -62,21 +62,3 @@ class TokenForm(PlainLabels, forms.Form):
         days = cleaned.get("lifetime")
         cleaned["expires_at"] = timezone.now() + timedelta(days=int(days)) if days else None
         return cleaned
-
-
-def domain_list(text: str) -> list[str]:
-    """Domain names separated by commas or line breaks, normalised (A-labels), each once: as
-    accounts.forms.address_list reads addresses."""
-    names: list[str] = []
-    errors: list[ValidationError] = []
-    for item in filter(None, (part.strip() for part in text.replace(",", "\n").splitlines())):
-        try:
-            name = normalize_domain(item)
-        except ValidationError as e:
-            errors.append(e)
-            continue
-        if name not in names:
-            names.append(name)
-    if errors:
-        raise ValidationError(errors)
-    return names

@@ -10,7 +10,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import throttle
 from api import actions
 from api.forms import TokenForm
 from api.models import ApiToken
@@ -20,9 +19,8 @@ from core.views import run_action
 from domains.models import Domain
 from factors import actions as factors
 from factors import passkeys
-from factors.forms import PasskeyAnswerForm, RecoveryCodeForm, TotpCodeForm
 from factors.people import Person
-from factors.views import _second_step_passes as second_step_passes
+from factors.views import second_step
 
 PENDING = "api_token_pending"  # the token asked for, until the second factor confirms it
 PENDING_SECONDS = 300
@@ -90,33 +88,13 @@ def confirm(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Ask for the token again: it was not confirmed within 5 minutes.")
         return redirect("api_tokens")
     person = Person(user=request.user)
-    which = request.POST.get("form")
-    forms = {
-        "code": TotpCodeForm(request.POST if which == "code" else None),
-        "recovery": RecoveryCodeForm(request.POST if which == "recovery" else None, prefix="recovery"),
-        "passkey": PasskeyAnswerForm(request.POST if which == "passkey" else None),
-    }
-    form = forms.get(which)
-    if request.method == "POST" and form is not None and form.is_valid():
-        attempt = throttle.attempt(person.sign_in_name, throttle.request_client(request))
-        if wait := throttle.seconds_locked(attempt):
-            form.add_error(None, throttle.locked_message(wait))
-        elif (refusal := second_step_passes(request, person, which, form)) is None:
-            del request.session[PENDING]
-            expires = wanted["expires_at"]
-            wanted["expires_at"] = None if expires is None else datetime.fromisoformat(expires)
-            return _create(request, TokenForm(owner=request.user), wanted)
-        else:
-            throttle.record_failure(attempt, account_exists=True)
-            form.add_error(None, refusal)
-    enrolment = factors.enrolment_of(person)
-    context = {
-        "forms": forms,
-        "wanted": wanted,
-        "has_totp": bool(enrolment and enrolment.totp_secret),
-        "has_passkey": bool(enrolment and enrolment.passkeys.exists()),
-        "has_recovery_codes": bool(enrolment and enrolment.recovery_codes.exists()),
-    }
+    passed, context = second_step(request, person, person.sign_in_name)
+    if passed:
+        del request.session[PENDING]
+        expires = wanted["expires_at"]
+        wanted["expires_at"] = None if expires is None else datetime.fromisoformat(expires)
+        return _create(request, TokenForm(owner=request.user), wanted)
+    context["wanted"] = wanted
     return render(request, "api/confirm.html", context)
 
 

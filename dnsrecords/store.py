@@ -1,7 +1,9 @@
 from django.conf import settings
 from django.utils import timezone
 
-from dnsrecords.checks import OK, Lookup, Result, authoritative
+from dnsrecords.checks import OK, Lookup, Result, authoritative, check_all, check_with_both
+from dnsrecords.data import mail_host_dns
+from dnsrecords.expected import Record
 from dnsrecords.models import RecordCheck
 from domains.actions import key_seen_published
 from domains.models import DkimKey, Domain
@@ -13,6 +15,20 @@ def lookup() -> Lookup:
 
 def authoritative_lookup(domain: Domain, resolver: Lookup) -> Lookup | None:
     return authoritative(domain.name, resolver, settings.DNS_AUTHORITATIVE_PORT)
+
+
+def check_and_save(domain: Domain, records: list[Record]) -> None:
+    """Check every record live now and keep the results ("Check now")."""
+    resolver = lookup()
+    direct = authoritative_lookup(domain, resolver)
+    for result in check_all(records, resolver, mail_host_dns(), direct=direct):
+        save_result(domain, result)
+
+
+def check_and_save_one(domain: Domain, record: Record) -> RecordCheck:
+    resolver = lookup()
+    direct = authoritative_lookup(domain, resolver) if not record.zone else None
+    return save_result(domain, check_with_both(record, resolver, direct, mail_host_dns()))
 
 
 def save_result(domain: Domain, result: Result) -> RecordCheck:

@@ -12,12 +12,11 @@ from audit.log import actor_for
 from core.access import admin_required
 from core.http import HtmxHttpRequest
 from core.views import run_action
-from dnsrecords.checks import check_all, check_with_both
 from dnsrecords.data import domain_dns, mail_host_dns, policy_for, records_for, unsigned_reason
 from dnsrecords.expected import Record, mta_sts_policy
 from dnsrecords.forms import DkimKeyForm, PolicyForm
 from dnsrecords.models import RecordCheck
-from dnsrecords.store import authoritative_lookup, lookup, save_result
+from dnsrecords.store import check_and_save, check_and_save_one
 from dnsrecords.zonefile import zone_text, zone_value
 from domains import actions
 from domains.access import domain_for
@@ -69,10 +68,7 @@ def dns_check(request: HtmxHttpRequest, name: str) -> HttpResponse:
     domain = domain_for(request, name)
     if request.htmx:
         return render(request, f"{PAGE}#records", _context(domain, checking=True))
-    resolver = lookup()
-    direct = authoritative_lookup(domain, resolver)
-    for result in check_all(records_for(domain), resolver, mail_host_dns(), direct=direct):
-        save_result(domain, result)
+    check_and_save(domain, records_for(domain))
     messages.success(request, "Checked every record.")
     return redirect("dns_page", name=domain.name)
 
@@ -83,9 +79,7 @@ def dns_check_one(request: HtmxHttpRequest, name: str, index: int) -> HttpRespon
     records = records_for(domain)
     if not 0 <= index < len(records):
         raise Http404("no such record")
-    resolver = lookup()
-    direct = authoritative_lookup(domain, resolver) if not records[index].zone else None
-    check = save_result(domain, check_with_both(records[index], resolver, direct, mail_host_dns()))
+    check = check_and_save_one(domain, records[index])
     row = _row(domain, index, records[index], check)
     return render(request, f"{PAGE}#record-row", {"row": row, "domain": domain})
 

@@ -148,13 +148,10 @@ def _second_step_passes(request: HttpRequest, person: Person, which: str, form) 
     return None
 
 
-@require_http_methods(["GET", "POST"])
-def login_second_factor(request: HttpRequest) -> HttpResponse:
-    state = signin.pending(request)
-    if state is None:
-        messages.error(request, "Sign in again: the sign-in was not finished within 5 minutes.")
-        return redirect("login")
-    person, identifier, next_url = state
+def second_step(request: HttpRequest, person: Person, identifier: str) -> tuple[bool, dict]:
+    """Whether the second step posted passed, and the context its page shows (its forms, with
+    errors, and which factors the person has). Failures count against `identifier` as failed
+    sign-ins do. Signing in and confirming a new API token (api.views) both ask this way."""
     which = request.POST.get("form")
     forms = {
         "code": TotpCodeForm(request.POST if which == "code" else None),
@@ -167,17 +164,30 @@ def login_second_factor(request: HttpRequest) -> HttpResponse:
         if wait := throttle.seconds_locked(attempt):
             form.add_error(None, throttle.locked_message(wait))
         elif (refused := _second_step_passes(request, person, which, form)) is None:
-            return signin.finish(request, person, identifier, next_url)
+            return True, {}
         else:
             throttle.record_failure(attempt, account_exists=True)
             form.add_error(None, refused)
     enrolment = actions.enrolment_of(person)
     context = {
         "forms": forms,
-        "has_totp": bool(enrolment.totp_secret),
-        "has_passkey": enrolment.passkeys.exists(),
-        "has_recovery_codes": enrolment.recovery_codes.exists(),
+        "has_totp": bool(enrolment and enrolment.totp_secret),
+        "has_passkey": bool(enrolment and enrolment.passkeys.exists()),
+        "has_recovery_codes": bool(enrolment and enrolment.recovery_codes.exists()),
     }
+    return False, context
+
+
+@require_http_methods(["GET", "POST"])
+def login_second_factor(request: HttpRequest) -> HttpResponse:
+    state = signin.pending(request)
+    if state is None:
+        messages.error(request, "Sign in again: the sign-in was not finished within 5 minutes.")
+        return redirect("login")
+    person, identifier, next_url = state
+    passed, context = second_step(request, person, identifier)
+    if passed:
+        return signin.finish(request, person, identifier, next_url)
     return render(request, "factors/second_factor.html", context)
 
 

@@ -13,12 +13,11 @@ from api.auth import holder
 from api.bridge import act, body, form_data, valid
 from api.docs import operation
 from api.schemas import DkimKeyActivate, DkimKeyCreate, DkimKeyOut, DnsOut, PolicyOut, PolicyUpdate, RecordOut
-from dnsrecords.checks import check_all, check_with_both
-from dnsrecords.data import mail_host_dns, policy_for, records_for, unsigned_reason
+from dnsrecords.data import policy_for, records_for, unsigned_reason
 from dnsrecords.expected import Record
 from dnsrecords.forms import DkimKeyForm, PolicyForm
 from dnsrecords.models import RecordCheck
-from dnsrecords.store import authoritative_lookup, lookup, save_result
+from dnsrecords.store import check_and_save, check_and_save_one
 from dnsrecords.zonefile import zone_text, zone_value
 from domains import actions
 from domains.access import domain_for
@@ -65,9 +64,7 @@ def dns_check(request: Request, name: str) -> Response:
     """Check every record live now, as “Check now” does; a DKIM key seen published may start signing."""
     domain = domain_for(request, name)
     records = records_for(domain)
-    resolver = lookup()
-    for result in check_all(records, resolver, mail_host_dns(), direct=authoritative_lookup(domain, resolver)):
-        save_result(domain, result)
+    check_and_save(domain, records)
     return Response(DnsOut(_dns(domain, records)).data)
 
 
@@ -78,9 +75,7 @@ def dns_check_one(request: Request, name: str, index: int) -> Response:
     records = records_for(domain)
     if not 0 <= index < len(records):
         raise Http404("no such record")
-    resolver = lookup()
-    direct = authoritative_lookup(domain, resolver) if not records[index].zone else None
-    check = save_result(domain, check_with_both(records[index], resolver, direct, mail_host_dns()))
+    check = check_and_save_one(domain, records[index])
     return Response(RecordOut(_row(index, records[index], check)).data)
 
 
