@@ -11,7 +11,9 @@ from api.models import ApiToken
 from audit.models import AuditEntry
 from factors import actions as factors
 from factors.people import Person
+from tests.softauthenticator import SoftAuthenticator
 from tests.test_api_helpers import ApiClient
+from tests.test_factors import add_passkey
 
 NEW = {"name": "HR import", "writes": "yes", "all_domains": "yes", "domains": "", "lifetime": "90"}
 
@@ -94,3 +96,13 @@ def test_revoking_a_token_stops_it_at_once(domain_admin_client, domain_admin):
     assert revoked.status_code == 302
     assert ApiClient(token).get("/api/v1/token/").status_code == 401
     assert AuditEntry.objects.filter(object_type="API token", action="revoked", actor=domain_admin).exists()
+
+
+def test_an_admin_with_a_passkey_confirms_the_token_with_it(domain_admin_client):
+    authenticator = SoftAuthenticator()
+    add_passkey(domain_admin_client, authenticator)
+    assert domain_admin_client.post("/api-tokens/", NEW)["Location"] == "/api-tokens/confirm/"
+    options = domain_admin_client.post("/api-tokens/confirm/options/").json()
+    answer = authenticator.get(options)
+    token = _shown_token(domain_admin_client.post("/api-tokens/confirm/", {"form": "passkey", "credential": answer}))
+    assert ApiClient(token).get("/api/v1/token/").status_code == 200
