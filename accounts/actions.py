@@ -10,6 +10,7 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts import mailpasswords
@@ -83,6 +84,8 @@ def create_mailbox(
         password_changed_at=timezone.now(),
     )
     mailbox.save()
+    Domain.objects.filter(pk=domain.pk).update(mailbox_count=F("mailbox_count") + 1)
+    domain.mailbox_count += 1  # the page this request shows next counts it too
     changes = diff({}, snapshot(mailbox, MAILBOX_FIELDS)) | PASSWORD_CHANGED
     record(actor, "created", "mailbox", mailbox.ascii_address, domain=domain, changes=changes)
     mark_dirty()
@@ -177,6 +180,8 @@ def delete_mailbox(mailbox: Mailbox, *, actor: Actor) -> None:
     mark_dirty()
     _release_address(mailbox.domain, mailbox.local_part)
     mailbox.delete()
+    Domain.objects.filter(pk=mailbox.domain_id).update(mailbox_count=F("mailbox_count") - 1)
+    mailbox.domain.mailbox_count -= 1
 
 
 def _alias_name(domain: Domain, local_part: str) -> str:

@@ -67,6 +67,19 @@ def _usage_now(mailbox: Mailbox) -> dict:
     }
 
 
+def row_urls(domain: Domain) -> dict[str, str]:
+    """Where a domain's mailbox and alias URLs begin, from the URL configuration itself: each row
+    adds its own part, instead of resolving six URLs per row (a quarter of the page's time)."""
+    return {
+        "mailbox": reverse("mailbox_edit", args=[domain.name, "x"]).removesuffix("x/"),
+        "alias": reverse("alias_edit", args=[domain.name, 0]).removesuffix("0/"),
+    }
+
+
+def _row(domain: Domain, **context) -> dict:
+    return {"domain": domain, "row_urls": row_urls(domain), **context}
+
+
 def domain_page_context(request: MailboxHttpRequest, domain: Domain, **forms) -> dict:
     mailbox_query, alias_query = request.GET.get("mq", ""), request.GET.get("aq", "")
     mailboxes = Mailbox.objects.filter(domain=domain).search(mailbox_query)
@@ -76,7 +89,9 @@ def domain_page_context(request: MailboxHttpRequest, domain: Domain, **forms) ->
     aliases = Alias.objects.filter(domain=domain).search(alias_query)
     return {
         "domain": domain,
-        "mailboxes": paginate(request, mailboxes, "mpage"),
+        "row_urls": row_urls(domain),
+        # Without a search, the domain's own count numbers the pages (no COUNT over 100,000 rows).
+        "mailboxes": paginate(request, mailboxes, "mpage", None if mailbox_query else domain.mailbox_count),
         "aliases": paginate(request, aliases, "apage"),
         "fullest_first": fullest_first,
         "queued_mail": QueuedMail.objects.filter(mailbox__domain=domain).select_related("mailbox")[:10],
@@ -165,9 +180,7 @@ def mailbox_edit(request: MailboxHttpRequest, name: str, local_part: str) -> Htt
             actions.set_mailbox_password(mailbox, data["password"], actor=actor)
     if saved:
         if request.htmx:
-            return render(
-                request, f"{DOMAIN_PAGE}#mailbox-row", {"mailbox": mailbox, "domain": mailbox.domain, "saved": True}
-            )
+            return render(request, f"{DOMAIN_PAGE}#mailbox-row", _row(mailbox.domain, mailbox=mailbox, saved=True))
         messages.success(request, f"Saved {mailbox}.")
         if mailbox.fill_permille >= 1000:
             messages.warning(request, OVER_QUOTA.format(mailbox=mailbox))
@@ -185,7 +198,7 @@ def mailbox_toggle(request: MailboxHttpRequest, name: str, local_part: str) -> H
     except ValidationError as e:
         return _refused(request, name, e)
     if request.htmx:
-        return render(request, f"{DOMAIN_PAGE}#mailbox-row", {"mailbox": mailbox, "domain": mailbox.domain})
+        return render(request, f"{DOMAIN_PAGE}#mailbox-row", _row(mailbox.domain, mailbox=mailbox))
     messages.success(request, f"{'Enabled' if mailbox.active else 'Disabled'} {mailbox}.")
     return redirect("domain_detail", name=name)
 
@@ -252,7 +265,7 @@ def alias_edit(request: MailboxHttpRequest, name: str, alias_id: int) -> HttpRes
         )
     if saved:
         if request.htmx:
-            return render(request, f"{DOMAIN_PAGE}#alias-row", {"alias": alias, "domain": alias.domain, "saved": True})
+            return render(request, f"{DOMAIN_PAGE}#alias-row", _row(alias.domain, alias=alias, saved=True))
         messages.success(request, f"Saved the alias {alias}.")
         return redirect("domain_detail", name=name)
     template = "accounts/alias_form.html#inline-form" if request.htmx else "accounts/alias_form.html"

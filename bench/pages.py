@@ -11,14 +11,17 @@ first (?msort=fullest); EXPLAIN QUERY PLAN shows that sort reads the index mailb
     .venv/bin/python bench/pages.py [N ...]      (default: 10000 100000)
 """
 
+import argparse
 import datetime
 import random
+import re
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-from _setup import VAR, fresh_database
+from _setup import ROOT, VAR, fresh_database
 from django.conf import settings
 from django.db import connection, transaction
 from django.test import Client
@@ -157,7 +160,8 @@ def pages(big: str, per_page_domain: int, page_size: int, wide: str) -> list[tup
     ]
 
 
-def run(n: int, single_domain: bool, show_plan: bool) -> None:
+def run(n: int, single_domain: bool, show_plan: bool) -> dict[str, float]:
+    """Prints the table for N mailboxes; returns {page, without its page number: p95 ms}."""
     fresh_database()
     start = time.perf_counter()
     load_demo(mailboxes=n, domains=1 if single_domain else DOMAINS)
@@ -184,9 +188,11 @@ def run(n: int, single_domain: bool, show_plan: bool) -> None:
     for url in (u for _, u, _ in urls if u.startswith("/domains/")):
         assert b"<meter " in client.get(url).content, f"no usage shown at {url}"
     print(f"  {'page':40} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8}")
+    found = {}
     for name, url, headers in urls:
         p50, p95, queries = measure(client, url, headers)
         print(f"  {name:40} {p50:8.1f} {p95:8.1f} {queries:8d}")
+        found[re.sub(r" \(\d+\)", "", name)] = p95
     domain = Domain.objects.get(name=big)
     middle = max(1, (in_big // settings.PAGE_SIZE) // 2)
     for offset, query in ((0, ""), ((middle - 1) * settings.PAGE_SIZE, "")):
@@ -201,15 +207,58 @@ def run(n: int, single_domain: bool, show_plan: bool) -> None:
             print(
                 f"  EXPLAIN QUERY PLAN, fullest first, search {query}:", "; ".join(fullest_first_plan(domain, 0, query))
             )
+    return found
+
+
+def ratios(title: str, small: dict[str, float], large: dict[str, float], target: float) -> None:
+    print(f"\n  p95 ratio, {title}{'':10} (target ≤ {target})")
+    for name, p95 in large.items():
+        if name in small:
+            flag = "" if p95 <= target * small[name] else "   over"
+            print(f"  {name:40} {p95 / small[name]:8.2f}{flag}")
+
+
+def baseline(revision: str, n: int) -> dict[str, float]:
+    """The single-domain table at another revision (its own bench/pages.py, from a worktree)."""
+    tree = Path(f"/tmp/mailadmin-bench-pages-{revision}")
+    if not tree.exists():
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), revision], check=True)
+    try:
+        result = subprocess.run(
+            [sys.executable, str(tree / "bench/pages.py"), str(n)], capture_output=True, text=True, timeout=3600
+        )
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
+    table = result.stdout.split("(all in one domain)")[-1]
+    found = {}
+    for line in table.splitlines():
+        if match := re.match(r"  (\S.*?)\s+([\d.]+)\s+([\d.]+)\s+(\d+)$", line):
+            found[re.sub(r" \(\d+\)", "", match.group(1))] = float(match.group(3))
+    return found
 
 
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[1:]] or [10_000, 100_000]
+    parser = argparse.ArgumentParser()
+    parser.add_argument("sizes", nargs="*", type=int, default=[1_000, 100_000])
+    parser.add_argument("--against", help="also time the single-domain pages at this git revision")
+    args = parser.parse_args()
+    small, large = min(args.sizes), max(args.sizes)
     print(f"load average (1, 5, 15 min) at start: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    spread, single = {}, {}
     with override_settings(ALLOWED_HOSTS=["testserver"]):
-        for n in sizes:
-            run(n, single_domain=False, show_plan=False)
-        run(sizes[-1], single_domain=True, show_plan=True)
+        for n in args.sizes:
+            spread[n] = run(n, single_domain=False, show_plan=False)
+        for n in sorted({small, large}):
+            single[n] = run(n, single_domain=True, show_plan=n == large)
+    if large != small:
+        ratios(f"{large:,} / {small:,}, {DOMAINS} domains", spread[small], spread[large], 1.2)
+        ratios(f"{large:,} / {small:,}, one domain", single[small], single[large], 1.2)
+    if args.against:
+        before = baseline(args.against, large)
+        print(f"\n  {large:,} in one domain, p95 ms: at {args.against}, now, speed-up (domain page target ≥ 1.5)")
+        for name, p95 in single[large].items():
+            if name in before:
+                print(f"  {name:40} {before[name]:8.1f} {p95:8.1f} {before[name] / p95:8.2f}")
     print(f"\nload average (1, 5, 15 min) at end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
 
 

@@ -9,8 +9,12 @@ from django.forms import BaseForm
 from django.http import HttpRequest
 
 
-def paginate(request: HttpRequest, queryset: QuerySet, param: str = "page") -> Page:
-    return Paginator(queryset, settings.PAGE_SIZE).get_page(request.GET.get(param))
+def paginate(request: HttpRequest, queryset: QuerySet, param: str = "page", count: int | None = None) -> Page:
+    """A page of the queryset; `count`, when the caller knows it, spares counting every row."""
+    paginator = Paginator(queryset, settings.PAGE_SIZE)
+    if count is not None:
+        paginator.count = count  # Paginator.count is a cached_property: this is its value
+    return paginator.get_page(request.GET.get(param))
 
 
 def run_action(form: BaseForm, action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -43,6 +43,8 @@ def load_demo(mailboxes: int, domains: int, password: str = "demo password 1") -
                 claim(batch)
                 batch = []
         claim(batch)
+        for domain in created:  # as create_mailbox keeps it
+            Domain.objects.filter(pk=domain.pk).update(mailbox_count=domain.mailboxes.count())
         aliases = [
             Alias(domain=d, local_part="postmaster", destinations=[f"user000000@{created[0].name}"]) for d in created
         ]
