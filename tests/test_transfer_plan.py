@@ -70,7 +70,8 @@ def test_it_finds_every_error_at_once_with_its_line(superadmin, domain):
     )
     assert (
         lines[2][1]
-        == "“a:b@example.org”: The part before the @ cannot contain “:”: use letters a–z, digits, “.”, “-” and “_”."
+        == "“a:b@example.org”: The part before the @ cannot contain “:”: use letters a–z, digits, “.”, “-” and “_”.; "
+        "password: This password is too short. It must contain at least 10 characters. This password is too common."
     )
     assert lines[3][1] == (
         "quota: Enter a size such as 500M, 2G or 1.5T, or 0 for unlimited.; active must be yes or no, not “maybe”"

@@ -29,10 +29,10 @@ JOB_PAGE = "transfer/import_job.html"
 REQUEST_SLACK = 64 * 1024
 
 
-def _page(request: HtmxHttpRequest, form: ImportForm | None = None, status: int = 200) -> HttpResponse:
+def _page(request: HtmxHttpRequest, form: ImportForm | None = None, error: str = "", status: int = 200) -> HttpResponse:
     jobs = runner.look_at_all(list(jobs_for(request).select_related("owner")[:10]))
     export_form = ExportForm(user=request.user, initial={"domain": request.GET.get("domain")})
-    context = {"form": form or ImportForm(), "export_form": export_form, "jobs": jobs}
+    context = {"form": form or ImportForm(), "error": error, "export_form": export_form, "jobs": jobs}
     return render(request, PAGE, context, status=status)
 
 
@@ -83,9 +83,8 @@ def import_csv(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _too_large(request: HtmxHttpRequest) -> HttpResponse:
-    form = ImportForm()
-    form.add_error(None, f"The file is larger than {csvformat.MAX_BYTES / 1e6:.1f} MB. Split it into smaller files.")
-    return _page(request, form, status=413)
+    limit = csvformat.MAX_BYTES / 1e6
+    return _page(request, error=f"The file is larger than {limit:.1f} MB. Split it into smaller files.", status=413)
 
 
 @csrf_protect

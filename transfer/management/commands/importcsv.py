@@ -8,6 +8,11 @@ from transfer import csvformat, runner
 from transfer.models import ImportJob, ImportLine
 from transfer.plan import plan
 
+
+def _lines(n: int) -> str:
+    return f"{n:,} line{'' if n == 1 else 's'}"
+
+
 PLANS = {"create": "will create", "change": "will change", "unchanged": "unchanged", "error": "error"}
 
 
@@ -40,7 +45,7 @@ class Command(BaseCommand):
             f"{counts.get('unchanged', 0):,} unchanged, {counts.get('error', 0):,} with errors"
         )
         if counts.get("error"):
-            raise CommandError(f"{counts['error']:,} lines have errors: nothing was written. Fix them and run again.")
+            raise CommandError(f"{_lines(counts['error'])} with errors: nothing was written. Fix them and run again.")
         if dry_run:
             return
         if not yes and not self._asked_yes():
@@ -52,7 +57,8 @@ class Command(BaseCommand):
         limit = csvformat.MAX_BYTES + 1  # one byte more: a larger file is refused with its size
         try:
             if file == "-":
-                return sys.stdin.buffer.read(limit)
+                binary = getattr(sys.stdin, "buffer", None)  # a text stream when called from Python
+                return binary.read(limit) if binary else sys.stdin.read(limit).encode()
             with open(file, "rb") as f:
                 return f.read(limit)
         except OSError as e:
@@ -82,7 +88,7 @@ class Command(BaseCommand):
         if job.state != ImportJob.DONE:
             raise CommandError(job.error or f"the import is {job.get_state_display()}")
         if results.get("failed"):
-            raise CommandError(f"{results['failed']:,} lines failed (each wrote nothing); the others are imported.")
+            raise CommandError(f"{_lines(results['failed'])} failed (each wrote nothing); the others are imported.")
 
     def _progress(self, done: int, total: int) -> None:
         now = time.monotonic()
