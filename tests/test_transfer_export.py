@@ -51,6 +51,8 @@ def test_a_domain_admin_exports_only_their_domains(domain_admin_client, host):
     assert "domain,twin.example" in text  # an alias domain of theirs
     assert download(domain_admin_client, "?domain=other.example")[0].status_code == 404
     assert download(domain_admin_client, "?domain=nowhere.example")[0].status_code == 404
+    assert download(domain_admin_client, "?domain=exa%00mple.org")[0].status_code == 404
+    assert download(domain_admin_client, "?domain=EXAMPLE.org")[0].status_code == 200
 
 
 def test_one_domain_alone(superadmin_client, host):

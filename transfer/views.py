@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -13,6 +13,7 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from audit.log import actor_for, record
 from core.access import admin_required
+from core.addresses import normalize_domain
 from core.http import HtmxHttpRequest
 from domains.access import domain_for
 from domains.models import Domain
@@ -51,6 +52,10 @@ def export_csv(request: HtmxHttpRequest) -> HttpResponse:
     name = request.GET.get("domain", "")
     domains = Domain.objects.managed_by(request.user)
     if name:
+        try:
+            name = normalize_domain(name)  # a U-label too; a NUL byte never reaches the database
+        except ValidationError:
+            raise Http404("No such domain.") from None
         domains = domains.filter(pk=domain_for(request, name).pk)
     if hashes:
         record(
@@ -139,7 +144,7 @@ def _job_context(request: HtmxHttpRequest, job: ImportJob) -> dict:
     show = request.GET.get("show") if request.GET.get("show") in LINE_FILTERS else default
     lines = job.lines.filter(**LINE_FILTERS[show][1]).order_by("number")
     # Every error at once; other lists a page at a time.
-    page = Paginator(lines, lines.count() if show == "error" else settings.PAGE_SIZE or 1).get_page(
+    page = Paginator(lines, (lines.count() or 1) if show == "error" else settings.PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     counts = {key: job.planned.get(key, 0) for key in ("error", "create", "change", "unchanged")}

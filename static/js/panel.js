@@ -12,6 +12,9 @@ function focusQuietly(element) {
 }
 
 document.addEventListener("htmx:afterSettle", (event) => {
+  // A region that polls (hx-trigger="every …", an import's progress) refreshes in place: it
+  // never takes the focus, nor scrolls the page to itself.
+  if (event.detail.elt.matches("[hx-trigger^='every']")) return;
   const focused = document.activeElement;
   if (focused && focused !== document.body && focused.isConnected) return;
   const swapped = event.detail.elt;

@@ -58,6 +58,9 @@ def test_an_admin_fixes_a_file_imports_it_and_watches_it_finish(page: Page, live
     progress = page.locator("#progress progress")
     expect(progress).to_be_visible()  # hashing, then writing, polled every second
     seen = progress.get_attribute("value")
+    expect(progress).not_to_have_attribute("value", seen)  # it moves
+    # Each poll swaps the bar without taking the focus (or scrolling the page to it).
+    assert page.evaluate("document.activeElement === document.body"), page.evaluate("document.activeElement.outerHTML.slice(0, 300)")
     expect(page.get_by_text(f"Imported: {PEOPLE + 1} created, 0 changed, 0 unchanged.")).to_be_visible(timeout=60_000)
     expect(progress).to_have_attribute("value", str(PEOPLE + 1))
     expect(progress).to_have_attribute("max", str(PEOPLE + 1))
