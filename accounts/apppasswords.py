@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import actions, clientsetup
 from accounts.middleware import MailboxHttpRequest
 from accounts.models import AppPassword
+from accounts.recent import recent_sign_in_required
 from audit.log import actor_for
 from core.access import mailbox_required
 from core.forms import PlainLabels
@@ -46,6 +47,7 @@ def _page(request: MailboxHttpRequest, form: AppPasswordForm, created: tuple[App
 @never_cache  # the page that shows a new password once must not be kept by any cache
 @require_http_methods(["GET", "POST"])
 @mailbox_required
+@recent_sign_in_required
 def app_passwords(request: MailboxHttpRequest) -> HttpResponse:
     form = AppPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -61,6 +63,7 @@ def app_passwords(request: MailboxHttpRequest) -> HttpResponse:
 @never_cache
 @require_POST
 @mailbox_required
+@recent_sign_in_required
 def profile(request: MailboxHttpRequest) -> HttpResponse:
     """An Apple profile with a new app password in it, so the device asks for nothing: the
     password is made for this download and exists nowhere else (revoke it like any other)."""
@@ -79,6 +82,7 @@ def profile(request: MailboxHttpRequest) -> HttpResponse:
 
 @require_POST
 @mailbox_required
+@recent_sign_in_required
 def revoke(request: MailboxHttpRequest, app_password_id: int) -> HttpResponse:
     app_password = get_object_or_404(AppPassword, pk=app_password_id, mailbox=request.mailbox)
     try:
@@ -92,6 +96,7 @@ def revoke(request: MailboxHttpRequest, app_password_id: int) -> HttpResponse:
 
 @require_POST
 @mailbox_required
+@recent_sign_in_required
 def only_app_passwords(request: MailboxHttpRequest) -> HttpResponse:
     only = request.POST.get("only") == "on"
     try:

@@ -75,3 +75,11 @@ class PolicyForm(PlainLabels, forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
+
+
+class ConfirmPasswordForm(PlainLabels, forms.Form):
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )

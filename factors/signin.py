@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from accounts import sessions, throttle
+from accounts import recent, sessions, throttle
 from accounts.models import Mailbox, User
 from factors import actions, policy
 from factors.people import Person
@@ -68,6 +68,7 @@ def finish(request: HttpRequest, person: Person, identifier: str, next_url: str)
         sessions.login_mailbox(request, person.mailbox)
         landing = reverse("account")
     throttle.forget_account(throttle.attempt(identifier, throttle.request_client(request)))
+    recent.mark_signed_in(request)
     if person.is_admin and policy.requirement(person) and not actions.has_factor(actions.enrolment_of(person)):
         request.session[SETUP_REQUIRED] = True
         landing = reverse("factors")

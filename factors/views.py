@@ -14,10 +14,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import sessions, throttle
+from accounts import recent, sessions, throttle
 from accounts.forms import LoginForm
 from factors import actions, passkeys, policy, signin, totp
-from factors.forms import PasskeyAnswerForm, PasskeyForm, PasswordlessForm, RecoveryCodeForm, TotpCodeForm
+from factors.forms import (
+    ConfirmPasswordForm,
+    PasskeyAnswerForm,
+    PasskeyForm,
+    PasswordlessForm,
+    RecoveryCodeForm,
+    TotpCodeForm,
+)
 from factors.models import Passkey
 from factors.passkeys import PasskeyRefused
 from factors.people import Person, person_of, person_required
@@ -225,6 +232,7 @@ def _added_first_factor(request: HttpRequest, person: Person, what: str) -> Http
 
 @require_POST
 @person_required
+@recent.recent_sign_in_required
 def passkey_options(request: HttpRequest) -> JsonResponse:
     person = person_of(request)
     enrolment = actions.enrolment_of(person, create=True)
@@ -233,6 +241,7 @@ def passkey_options(request: HttpRequest) -> JsonResponse:
 
 @require_POST
 @person_required
+@recent.recent_sign_in_required
 def passkey_add(request: HttpRequest) -> HttpResponse:
     person = person_of(request)
     form = PasskeyForm(request.POST)
@@ -259,6 +268,7 @@ def _removal(request: HttpRequest, remove: Callable[[], None], what: str) -> Htt
 
 @require_http_methods(["GET", "POST"])
 @person_required
+@recent.recent_sign_in_required
 def passkey_remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
     person = person_of(request)
     passkey = get_object_or_404(Passkey, pk=passkey_id, **{f"enrolment__{k}": v for k, v in person.owner.items()})
@@ -271,6 +281,7 @@ def passkey_remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @person_required
+@recent.recent_sign_in_required
 def totp_setup(request: HttpRequest) -> HttpResponse:
     """A new secret, shown as a QR code and as text; saved only once a code from it is typed."""
     person = person_of(request)
@@ -294,6 +305,7 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @person_required
+@recent.recent_sign_in_required
 def totp_remove(request: HttpRequest) -> HttpResponse:
     person = person_of(request)
     if not getattr(actions.enrolment_of(person), "totp_secret", ""):
@@ -307,6 +319,7 @@ def totp_remove(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @person_required
+@recent.recent_sign_in_required
 def recovery_codes(request: HttpRequest) -> HttpResponse:
     person = person_of(request)
     enrolment = actions.enrolment_of(person)
@@ -322,6 +335,7 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @person_required
+@recent.recent_sign_in_required
 def passwordless(request: HttpRequest) -> HttpResponse:
     person = person_of(request)
     form = PasswordlessForm(request.POST)
@@ -336,3 +350,24 @@ def passwordless(request: HttpRequest) -> HttpResponse:
                 request, "A passkey alone signs you in now." if on else "Your passkeys are a second step now."
             )
     return redirect("factors")
+
+
+@require_http_methods(["GET", "POST"])
+@person_required
+def confirm_identity(request: HttpRequest) -> HttpResponse:
+    """The password again, before a change to how this person signs in (accounts.recent). Wrong
+    guesses count against the account like failed sign-ins."""
+    person = person_of(request)
+    form = ConfirmPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        attempt = throttle.attempt(person.sign_in_name, throttle.request_client(request))
+        if wait := throttle.seconds_locked(attempt):
+            form.add_error(None, throttle.locked_message(wait))
+        elif _password_person(request, person.sign_in_name, form.cleaned_data["password"]) == person:
+            throttle.forget_account(attempt)
+            recent.mark_signed_in(request)
+            return redirect(_next_url(request) or "factors")
+        else:
+            throttle.record_failure(attempt, account_exists=True)
+            form.add_error("password", "That is not your password.")
+    return render(request, "factors/confirm_identity.html", {"form": form, "next": _next_url(request)})

@@ -26,6 +26,7 @@ urlpatterns = [
     path("login/second-factor/", factors.login_second_factor, name="login_second_factor"),
     path("login/second-factor/options/", factors.login_second_factor_options, name="login_second_factor_options"),
     path("security/", factors.overview, name="factors"),
+    path("security/confirm/", factors.confirm_identity, name="confirm_identity"),
     path("security/passkeys/options/", factors.passkey_options, name="passkey_options"),
     path("security/passkeys/new/", factors.passkey_add, name="passkey_add"),
     path("security/passkeys/<int:passkey_id>/remove/", factors.passkey_remove, name="passkey_remove"),

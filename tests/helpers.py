@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import User
+from accounts.recent import SIGNED_IN_AT
 
 ROOT = Path(__file__).resolve().parents[1]
 HELPER = ROOT / "helper/helper.py"
@@ -29,8 +30,12 @@ def htmx(target: str | None = None) -> dict:
 
 
 def client_for(user: User) -> Client:
+    """Signed in as this admin, just now (as a sign-in through the form leaves the session)."""
     client = Client()
     client.force_login(user)
+    session = client.session
+    session[SIGNED_IN_AT] = time.time()
+    session.save()
     return client
 
 

@@ -64,6 +64,7 @@ MATRIX = {
     "mobileconfig": ("GET", [LOGIN, 200, 403, 403, 403]),
     "vacation": ("GET", [LOGIN, 200, 403, 403, 403]),
     "app_passwords": ("GET", [LOGIN, 200, 403, 403, 403]),
+    "confirm_identity": ("GET", [LOGIN, 200, 200, 200, 200]),
     "app_password_revoke": ("POST", [LOGIN, 302, 403, 403, 403]),
     "app_passwords_only": ("POST", [LOGIN, 302, 403, 403, 403]),
     "app_password_profile": ("POST", [LOGIN, 200, 403, 403, 403]),
