@@ -37,6 +37,9 @@ class Mailbox(models.Model):
     last_login_at = models.DateTimeField("last IMAP login", null=True, blank=True)
     # IMAP and SMTP take only the mailbox's app passwords; the panel still takes its password.
     app_passwords_only = models.BooleanField(default=False)
+    # Where its mail already was when the panel adopted a host built by hand that kept capitals
+    # in its paths (adopt/): Dovecot keeps reading it there. Empty: VMAIL_HOME/<domain>/<local part>.
+    home = models.CharField(max_length=255, blank=True, editable=False)
 
     objects = MailboxQuerySet.as_manager()
 

@@ -53,15 +53,17 @@ def rerender(previous: Rendered, mailbox_ids: set[int], host: HostConfig) -> tup
         "app_passwords_only",
         "active",
         "domain__active",
+        "home",
     )
     mailboxes = list(snapshot.mailboxes)
     changed: dict[int, str] = {}
-    for pk, local, domain, hashed, quota, only, active, domain_active in rows:
+    for pk, local, domain, hashed, quota, only, active, domain_active, home in rows:
         address = f"{local}@{domain}"
         if not (active and domain_active) or address not in index:
             return None
-        row = MailboxRow(local, domain, hashed, quota, bool(only))
-        if _mailbox_refusal(row) is not None:
+        row = MailboxRow(local, domain, hashed, quota, bool(only), home)
+        # A new home was never vetted against the vmail root: render everything.
+        if home != snapshot.mailboxes[index[address]].home or _mailbox_refusal(row) is not None:
             return None
         mailboxes[index[address]] = row
         changed[pk] = address

@@ -163,14 +163,27 @@ def _refusal(check, *args, **kwargs) -> str | None:
     return None
 
 
-def _mailbox_refusal(mailbox: MailboxRow) -> str | None:
+def _mailbox_refusal(mailbox: MailboxRow, vmail_home: str = "/") -> str | None:
     if reason := _refusal(_check_local_part, mailbox.local_part):
         return reason
     if not CRYPT_HASH.fullmatch(mailbox.password_hash):
         return "has no crypt(3) hash both daemons verify"
     if not (isinstance(mailbox.quota_mb, int) and mailbox.quota_mb >= 0):
         return f"has an invalid quota {mailbox.quota_mb!r}"
+    if mailbox.home and not _own_home_ok(mailbox.home, vmail_home):
+        return f"has a home {mailbox.home!r} that is not a plain path below {vmail_home}"
     return None
+
+
+def _own_home_ok(home: str, vmail_home: str) -> bool:
+    """A mailbox's own home (kept from an adopted host, where capitals stayed in the path) is a
+    plain directory below the vmail root: no `:` to split the users line, no `.` or `..` step."""
+    steps = home.split("/")[1:]
+    return (
+        bool(_SAFE_PATH.fullmatch(home))
+        and all(step not in ("", ".", "..") for step in steps)
+        and home.startswith(vmail_home.rstrip("/") + "/")
+    )
 
 
 def _app_password_refusal(row: AppPasswordRow) -> str | None:
@@ -231,7 +244,7 @@ def vet(snapshot: Snapshot, host: HostConfig) -> Vetted:
     for mailbox in snapshot.mailboxes:
         if mailbox.domain not in exported:
             problems.append(Problem(mailbox.domain, f"mailbox {mailbox.address}", "its domain is not exported"))
-        elif reason := _mailbox_refusal(mailbox):
+        elif reason := _mailbox_refusal(mailbox, host.vmail_home):
             problems.append(Problem(mailbox.domain, f"mailbox {mailbox.address}", reason))
         else:
             mailboxes.append(mailbox)
@@ -396,14 +409,24 @@ def _lines(lines) -> bytes:
     return ("\n".join(lines) + "\n").encode() if lines else b""
 
 
+def _listener_name(path: str, base_dir: str) -> str:
+    """A unix_listener in Dovecot's own base_dir is named as Dovecot names it ("lmtp"), so it
+    replaces the built-in listener (LMTP's is mode 0666) instead of adding a second socket at
+    the same path, which stops Dovecot from starting ("Socket already exists"; found by the
+    production install check, scripts/test-deploy)."""
+    directory, _, name = path.rpartition("/")
+    return name if directory in ({base_dir.rstrip("/")} if base_dir else {"/run/dovecot", "/var/run/dovecot"}) else path
+
+
 def dovecot_users(snapshot: Snapshot) -> bytes:
     """The userdb, passwd-file: user:password:uid:gid:gecos:home:shell:extra, the password empty
-    (passwords are in the passdbs below); uid, gid and home come from the userdb's
-    override_fields, the quota from an extra field."""
+    (passwords are in the passdbs below); uid and gid come from the userdb's override_fields,
+    the home from its default_fields unless the mailbox keeps its own (adopted with capitals in
+    its path), the quota from an extra field."""
     lines = []
     for mailbox in snapshot.mailboxes:
         extra = f"userdb_quota_rule=*:storage={mailbox.quota_mb}M" if mailbox.quota_mb else ""
-        lines.append(f"{mailbox.address}:::::::{extra}")
+        lines.append(f"{mailbox.address}:::::{mailbox.home}::{extra}")
     return _lines(lines)
 
 
@@ -586,7 +609,9 @@ def dovecot_conf(host: HostConfig) -> bytes:
             "userdb {",
             "  driver = passwd-file",
             f"  args = username_format=%Lu {users}",
-            f"  override_fields = uid={host.vmail_uid} gid={host.vmail_gid} home={host.vmail_home}/%Ld/%Ln",
+            f"  override_fields = uid={host.vmail_uid} gid={host.vmail_gid}",
+            # A default: the home column of a mailbox adopted with capitals in its path wins.
+            f"  default_fields = home={host.vmail_home}/%Ld/%Ln",
             "}",
             "plugin {",
             "  quota = count:User quota",
@@ -617,7 +642,7 @@ def dovecot_conf(host: HostConfig) -> bytes:
             f"  inet_listener imaps {{\n    port = {host.imaps_port}\n    ssl = yes\n  }}",
             "}",
             "service lmtp {",
-            f"  unix_listener {host.lmtp_socket} {{",
+            f"  unix_listener {_listener_name(host.lmtp_socket, host.dovecot_base_dir)} {{",
             "    mode = 0600",
             f"    user = {host.lmtp_client_user}",
             "  }",

@@ -22,6 +22,8 @@ class MailboxRow:
     quota_mb: int
     # IMAP and SMTP take only its app passwords (its own hash is left out of the passdb).
     app_passwords_only: bool = False
+    # Its own home, kept from an adopted host (accounts.models.Mailbox.home); "" for the usual one.
+    home: str = ""
     address: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -148,7 +150,7 @@ def take_snapshot() -> Snapshot:
         rows = (
             Mailbox.objects.filter(active=True)
             .order_by()
-            .values_list("pk", "local_part", "domain_id", "password_hash", "quota_mb", "app_passwords_only")
+            .values_list("pk", "local_part", "domain_id", "password_hash", "quota_mb", "app_passwords_only", "home")
         )
         # App passwords are read the same way and named through the mailboxes read here.
         app_password_rows = AppPassword.objects.order_by().values_list("mailbox_id", "slot", "password_hash")
@@ -157,9 +159,9 @@ def take_snapshot() -> Snapshot:
             # 0 and 1, which serve as well).
             cursor.execute(*rows.query.sql_with_params())
             mailboxes, addresses = [], {}
-            for pk, local, domain_id, hashed, quota, only in cursor.fetchall():
+            for pk, local, domain_id, hashed, quota, only, home in cursor.fetchall():
                 if domain_id in names:
-                    mailboxes.append((local, names[domain_id], hashed, quota, only))
+                    mailboxes.append((local, names[domain_id], hashed, quota, only, home))
                     addresses[pk] = f"{local}@{names[domain_id]}"
             cursor.execute(*app_password_rows.query.sql_with_params())
             app_passwords = sorted(

@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "api",
     "transfer",
+    "adopt",
 ]
 
 MIDDLEWARE = [
