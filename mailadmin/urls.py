@@ -19,6 +19,7 @@ register_converter(LocalPartConverter, "localpart")
 urlpatterns = [
     path("", domains.dashboard, name="dashboard"),
     path("", include("api.urls")),  # the REST API under /api/v1/, and the admins' API tokens page
+    path("", include("adopt.urls")),  # adopting a host built by hand (superadmins)
     path("login/", factors.login_view, name="login"),
     path("logout/", factors.logout_view, name="logout"),
     path("login/passkey/options/", factors.login_passkey_options, name="login_passkey_options"),

@@ -5,10 +5,13 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts import actions
+from adopt.models import Adoption
 from audit.log import COMMAND_LINE
 from factors.models import Enrolment, Passkey
 from tests.helpers import client_for, mailbox_client
 from transfer.models import ImportJob
+
+EMPTY_REPORT = {"source": "host.tgz", "files": [], "findings": [], "items": []}
 
 ROLES = ["anonymous", "mailbox_user", "other_domain_admin", "domain_admin", "superadmin"]
 LOGIN = "login"  # a redirect to the login page
@@ -98,6 +101,12 @@ MATRIX = {
     "csv_import_job": ("GET", [LOGIN, 403, 404, 200, 200]),
     "csv_import_confirm": ("POST", [LOGIN, 403, 404, 302, 302]),
     "csv_import_cancel": ("POST", [LOGIN, 403, 404, 302, 302]),
+    # Adopting a host built by hand: superadmins only (the world's adoption was refused: nothing to confirm).
+    "adopt_page": ("GET", [LOGIN, 403, 403, 403, 200]),
+    "adopt_upload": ("POST", [LOGIN, 403, 403, 403, 400]),  # no archive: the page says so
+    "adoption": ("GET", [LOGIN, 403, 403, 403, 200]),
+    "adoption_confirm": ("POST", [LOGIN, 403, 403, 403, 302]),
+    "adoption_cancel": ("POST", [LOGIN, 403, 403, 403, 302]),
 }
 
 
@@ -130,8 +139,10 @@ def world(domain, mailbox, superadmin, domain_admin, other_domain_admin):
 
     token, _ = create_token(superadmin, "ci", actor=COMMAND_LINE, writes=True, domains=None, expires_at=None)
     job = ImportJob.objects.create(owner=domain_admin, actor_name="admin dora, CSV import", state=ImportJob.REFUSED)
+    adoption = Adoption.objects.create(owner=superadmin, state=Adoption.REFUSED, report=EMPTY_REPORT)
     return {
         "job_id": job.pk,
+        "adoption_id": adoption.pk,
         "token_id": token.pk,
         "app_password_id": app_password.pk,
         "key_id": key.pk,
