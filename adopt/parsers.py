@@ -339,9 +339,18 @@ def ucl(data: bytes, path: str) -> Value:
     return value
 
 
+MAX_UCL_DEPTH = 32
+
+
 class _UclParser:
     def __init__(self, tokens: list[tuple[str, str, Where]], path: str) -> None:
         self.tokens, self.index, self.path = tokens, 0, path
+        self.depth = 0
+
+    def nested(self, where: Where) -> None:
+        self.depth += 1
+        if self.depth > MAX_UCL_DEPTH:
+            raise UclError(where, f"values are nested more than {MAX_UCL_DEPTH} deep")
 
     def peek(self) -> tuple[str, str, Where] | None:
         return self.tokens[self.index] if self.index < len(self.tokens) else None
@@ -354,6 +363,7 @@ class _UclParser:
         return token
 
     def object(self, where: Where, top: bool = False) -> Value:
+        self.nested(where)
         pairs: list[tuple[str, Value]] = []
         while (token := self.peek()) is not None:
             kind, text, at = token
@@ -361,6 +371,7 @@ class _UclParser:
                 if top:
                     raise UclError(at, "a “}” closes nothing")
                 self.index += 1
+                self.depth -= 1
                 return Value(where, pairs=pairs)
             if kind == "punct" and text in ";,":
                 self.index += 1
@@ -393,10 +404,12 @@ class _UclParser:
         return Value(where, text=_ucl_string(kind, text))
 
     def array(self, where: Where) -> Value:
+        self.nested(where)
         items: list[Value] = []
         while True:
             kind, text, at = self.take()
             if kind == "punct" and text == "]":
+                self.depth -= 1
                 return Value(where, items=items)
             if kind == "punct" and text == ",":
                 continue

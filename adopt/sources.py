@@ -19,6 +19,7 @@ import fnmatch
 import io
 import posixpath
 import tarfile
+import zlib
 from pathlib import Path
 
 MAX_FILE = 64 * 1024 * 1024
@@ -78,18 +79,19 @@ class Archive:
         self.live = False
         try:
             archive = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
-            members = []
+            members, total = [], 0
+            # Counted while reading: a compressed archive is unpacked to find each next member.
             for member in archive:
                 members.append(member)
+                total += member.size if member.isfile() else 0
                 if len(members) > MAX_MEMBERS:
                     raise SourceError(f"The archive has more than {MAX_MEMBERS:,} files.")
-        except (tarfile.TarError, EOFError, OSError) as e:
+                if total > MAX_TOTAL:
+                    raise SourceError(f"The archive unpacks to more than {MAX_TOTAL / 1e6:.0f} MB.")
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
             raise SourceError(f"This is not a tar archive (gzip, bzip2 or xz compressed, or plain): {e}.") from None
         self._archive = archive
         self._members = {posixpath.normpath("/" + m.name.lstrip("./").lstrip("/")): m for m in members}
-        total = sum(m.size for m in members if m.isfile())
-        if total > MAX_TOTAL:
-            raise SourceError(f"The archive unpacks to {total / 1e6:.0f} MB; the most is {MAX_TOTAL / 1e6:.0f} MB.")
 
     def _member(self, path: str) -> tarfile.TarInfo:
         path = _absolute(path)

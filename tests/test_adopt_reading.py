@@ -423,3 +423,62 @@ def test_a_key_file_rspamd_could_not_use_either_is_an_error(tmp_path, db, key, e
     _, report = judge(tmp_path, var__lib__rspamd__dkim__example_dot_org_dot_2020_dot_key=key)
     plan, message = items(report)["DKIM key 2020._domainkey.example.org"]
     assert plan == "error" and error in message, message
+
+
+def test_includes_and_macros_are_followed_as_the_daemons_follow_them(tmp_path, db):
+    smtpd = SMTPD_CONF.replace("table domains file:/etc/smtpd/domains\n", 'include "/etc/smtpd/tables.conf"\n')
+    smtpd = 'lmtp_socket = "/var/run/dovecot/lmtp"\n' + smtpd.replace('"/var/run/dovecot/lmtp"', "$lmtp_socket")
+    dovecot = DOVECOT_CONF.split("passdb {")[0] + "!include conf.d/*.conf\n!include_try /etc/dovecot/missing.conf\n"
+    auth = "passdb {" + DOVECOT_CONF.split("passdb {")[1]
+    _, report = judge(
+        tmp_path,
+        etc__smtpd_dot_conf=smtpd,
+        etc__smtpd__tables_dot_conf="table domains file:/etc/smtpd/domains\n",
+        etc__dovecot__dovecot_dot_conf=dovecot,
+        etc__dovecot__conf_dot_d__10_auth_dot_conf=auth,
+    )
+    assert not report.blocked, report.findings
+    assert items(report)["mailbox alice@example.org"][0] == "create"
+
+
+@pytest.mark.parametrize(
+    ("signing", "error"),
+    [
+        ("domain " + "{ a " * 100 + "}" * 100, "values are nested more than 32 deep"),
+        ("domain { example.org { path = ", "the file ends in the middle of a value"),
+        ('.include "$LOCAL_CONFDIR/local.d/keys.conf"', "the macro .include is not followed here"),
+        ("use_redis = true;", "the keys are kept in Redis"),
+    ],
+)
+def test_a_dkim_configuration_it_cannot_read_is_an_error_not_a_crash(tmp_path, db, signing, error):
+    _, report = judge(tmp_path, etc__rspamd__local_dot_d__dkim_signing_dot_conf=signing)
+    assert any(error in message for message in findings(report, "error")), findings(report, "error")
+
+
+def test_an_archive_that_unpacks_too_large_is_refused_early(monkeypatch):
+    monkeypatch.setattr("adopt.sources.MAX_TOTAL", 1000)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for n in range(3):
+            info = tarfile.TarInfo(f"etc/file{n}")
+            info.size = 600
+            archive.addfile(info, io.BytesIO(b"\0" * 600))
+    with pytest.raises(SourceError, match="unpacks to more than"):
+        Archive(buffer.getvalue())
+
+
+def test_archive_names_cannot_reach_outside_it(tmp_path):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in [("../../etc/smtpd.conf", b"outside"), ("etc/link", None)]:
+            info = tarfile.TarInfo(name)
+            if data is None:
+                info.type, info.linkname = tarfile.SYMTYPE, "/../../../../etc/passwd"
+                archive.addfile(info)
+            else:
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    source = Archive(buffer.getvalue())
+    assert source.read("/etc/smtpd.conf") == b"outside"  # read from the archive, never from the disk
+    with pytest.raises(LookupError, match="/etc/passwd is not in"):
+        source.read("/etc/link")
