@@ -31,7 +31,7 @@ def compose() -> dict:
 
 
 def test_the_stack_has_every_part(compose):
-    assert set(compose["services"]) == {"panel", "worker", "mail", "redis", "postgres"}
+    assert set(compose["services"]) == {"panel", "worker", "mail", "postgres"}  # no Redis: nothing uses one
     assert compose["services"]["postgres"]["profiles"] == ["postgres"]
     ports = {p["target"] for p in compose["services"]["mail"]["ports"]}
     assert ports == {25, 465, 587, 993}
