@@ -26,6 +26,7 @@ import io
 import re
 import shutil
 import smtplib
+import subprocess
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -105,9 +106,11 @@ def ed25519_key() -> tuple[bytes, str]:
     return base64.b64encode(seed + public) + b"\n", f"v=DKIM1; k=ed25519; p={base64.b64encode(public).decode()}"
 
 
-def build_guide_host(lab) -> dict[str, bytes]:
+def build_guide_host(lab, username_format: str = "%u") -> dict[str, bytes]:
     """The guide's files on the lab's paths; returns the DKIM records (name -> TXT) to verify with."""
     root, vmail = lab.root, lab.vmail
+    for stored in ["guide-one.test", "guide-two.test", "guide-three.test", "Guide-Two.test"]:
+        shutil.rmtree(vmail / stored, ignore_errors=True)  # mail an earlier test of this file left
     hashes = {
         "alice@guide-one.test": crypt(PASSWORDS["alice@guide-one.test"], "$y$"),
         "bob@guide-one.test": crypt(PASSWORDS["bob@guide-one.test"], "$6$"),
@@ -137,7 +140,7 @@ ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = yes
 auth_mechanisms = plain login
 auth_failure_delay = 0
-auth_username_format = %u
+auth_username_format = {username_format}
 mail_location = maildir:~/Maildir
 first_valid_uid = {NOBODY}
 mail_plugins = $mail_plugins quota
@@ -409,3 +412,32 @@ def test_an_adopted_guide_host_serves_exactly_as_before(lab):
     for user in ["Carol.Jones@Guide-Two.test", "carol.jones@guide-two.test"]:
         assert fetch(lab, user, PASSWORDS["Carol.Jones@Guide-Two.test"], stored["Subject"], timeout=2), user
     assert not (lab.vmail / "guide-two.test/carol.jones").exists()
+
+
+def test_under_dovecots_default_a_line_with_capitals_was_never_found_and_works_once_adopted(lab):
+    """The measurement behind keeping homes only for case-keeping hosts: with Dovecot's default
+    auth_username_format (%Lu) the name is lower-cased before the passwd-file is searched, so
+    Carol.Jones@Guide-Two.test's line is never found, and no mail is stored under capitals."""
+    build_guide_host(lab, username_format="%Lu")
+    start_guide_host(lab)
+    carol = PASSWORDS["Carol.Jones@Guide-Two.test"]
+    doveadm = ["doveadm", "-c", str(lab.root / "etc/dovecot/dovecot.conf"), "user"]
+    for spelling in ["Carol.Jones@Guide-Two.test", "carol.jones@guide-two.test"]:
+        assert not imap_login(lab, spelling, carol)
+        assert b"doesn't exist" in subprocess.run([*doveadm, spelling], capture_output=True).stdout
+    deliver_inbound(message("someone@elsewhere.example", "Carol.Jones@Guide-Two.test"))  # accepted, then LMTP 550
+    assert imap_login(lab, "dave@guide-two.test", PASSWORDS["dave@guide-two.test"])
+    assert not (lab.vmail / "Guide-Two.test").exists()
+
+    output = adopt_output(lab)
+    assert (
+        f"changes: Carol.Jones@Guide-Two.test ({lab.root}/etc/dovecot/users:3): never signed in nor received mail "
+        "here: Dovecot looks names up in lower case and this line has capitals; as carol.jones@guide-two.test it will"
+    ) in output
+    assert Mailbox.objects.get(local_part="carol.jones").home == ""
+    apply_now()
+    msg = message("someone@elsewhere.example", "Carol.Jones@Guide-Two.test")
+    deliver_inbound(msg)
+    assert fetch(lab, "Carol.Jones@Guide-Two.test", carol, msg["Subject"])
+    assert smtp_auth(lab, "carol.jones@guide-two.test", carol)
+    assert (lab.vmail / "guide-two.test/carol.jones/Maildir").is_dir()
