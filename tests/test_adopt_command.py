@@ -23,6 +23,13 @@ from export.models import Change
 from tests.test_adopt_reading import RSA_KEY, Y, guide_files, write_host
 
 
+@pytest.fixture(autouse=True)
+def _production_mail_host(settings):
+    # The production defaults (/home/vmail, uid and gid 5000), even after the daemon tests'
+    # lab has pointed MAIL_HOST at itself for the rest of the session.
+    settings.MAIL_HOST = {}
+
+
 def adopt(root, *args: str) -> str:
     out = io.StringIO()
     call_command(

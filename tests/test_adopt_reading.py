@@ -52,6 +52,13 @@ userdb {
 """
 
 
+@pytest.fixture(autouse=True)
+def _production_mail_host(settings):
+    # The production defaults (/home/vmail, uid and gid 5000), even after the daemon tests'
+    # lab has pointed MAIL_HOST at itself for the rest of the session.
+    settings.MAIL_HOST = {}
+
+
 def guide_files() -> dict[str, str | bytes]:
     pkcs1 = RSA_KEY.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()

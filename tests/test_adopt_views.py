@@ -19,6 +19,13 @@ from domains.models import Domain
 from tests.test_adopt_reading import Y, guide_files
 
 
+@pytest.fixture(autouse=True)
+def _production_mail_host(settings):
+    # The production defaults (/home/vmail, uid and gid 5000), even after the daemon tests'
+    # lab has pointed MAIL_HOST at itself for the rest of the session.
+    settings.MAIL_HOST = {}
+
+
 def archive(files: dict) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
