@@ -89,7 +89,7 @@ production_check() {
   timeout 1200 docker build -q -f tests/deploy/systemd.Dockerfile -t mailadmin-ci/debian-systemd . >/dev/null
   timeout 1200 docker build -q -f tests/deploy/client.Dockerfile -t mailadmin-ci/client . >/dev/null
   engine_log "production: images built in $((SECONDS - t)) s"
-  docker run -d --name "$PROD" --hostname mail.example.org --cgroupns=private --cap-add SYS_ADMIN \
+  timeout 120 docker run -d --name "$PROD" --hostname mail.example.org --cgroupns=private --cap-add SYS_ADMIN \
     --tmpfs /run --tmpfs /run/lock mailadmin-ci/debian-systemd >/dev/null
   production_booted
 
@@ -119,7 +119,7 @@ production_check() {
   production_client verify
   engine_log "production: reboot (systemd shuts down, the container starts again, /run is new)"
   t=$SECONDS
-  docker restart -t 60 "$PROD" >/dev/null
+  timeout 180 docker restart -t 60 "$PROD" >/dev/null
   production_booted
   production_services_active
   engine_log "production: up again in $((SECONDS - t)) s"
