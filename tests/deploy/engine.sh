@@ -150,6 +150,10 @@ engine_stop() {
   if [ -n "${ENGINE_PID:-}" ] && kill -0 "$ENGINE_PID" 2>/dev/null; then
     # Containers still running (a failed check) are stopped first, so dockerd exits promptly.
     docker ps -q 2>/dev/null | xargs -r docker stop -t 5 >/dev/null 2>&1 || true
+    # What the kept data root would otherwise pile up: the images a rebuild replaced (the
+    # layers of the current ones stay, as the build cache) and volumes nothing uses.
+    timeout 120 docker image prune -f >/dev/null 2>&1 || true
+    timeout 60 docker volume prune -f >/dev/null 2>&1 || true
     kill -TERM "$ENGINE_PID"
     for _ in $(seq 300); do kill -0 "$ENGINE_PID" 2>/dev/null || break; sleep 0.2; done
     kill -KILL "$ENGINE_PID" 2>/dev/null || true
