@@ -54,10 +54,13 @@ def mailboxes(request: Request, name: str) -> Response:
             active=data["active"],
         )
         return Response(MailboxOut(mailbox).data, status=201)
-    rows = Mailbox.objects.filter(domain=domain).search(search(request))
+    query = search(request)
+    rows = Mailbox.objects.filter(domain=domain).search(query)
     if request.query_params.get("sort") == "fullest":
         rows = rows.order_by("-fill_permille", "local_part")  # index mailbox_fullest_first
-    return page(request, rows, MailboxOut, prepare=lambda mailbox: setattr(mailbox, "domain", domain))
+    # Without a search, the domain's own count numbers the pages, as on the domain page.
+    count = None if query else domain.mailbox_count
+    return page(request, rows, MailboxOut, prepare=lambda mailbox: setattr(mailbox, "domain", domain), count=count)
 
 
 @operation("get_mailbox", ok={200: MailboxOut}, errors=(404,), methods=["GET"])

@@ -1,6 +1,8 @@
 from django import template
+from django.utils import dateformat
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.timezone import localtime
 
 from core.addresses import display_domain
 from core.quota import fill_permille, format_bytes, format_quota
@@ -108,4 +110,56 @@ def usage(mailbox) -> str:
         format_bytes(used),
         format_quota(quota_mb),
         permille // 10,
+    )
+
+
+OVER_QUOTA_NOTE = (
+    ": it is over its quota now, so new mail to it bounces as “mailbox full” until mail is deleted or the quota raised"
+)
+
+
+@register.simple_tag(takes_context=True)
+def mailbox_row(context, mailbox, saved: bool = False) -> str:
+    """One row of the domain page's mailbox table, in Python: the template language resolved
+    about 35 variables per row, most of the page's time at 50 rows. Everything shown is escaped
+    by format_html, as the template did."""
+    domain, url = context["domain"], f"{context['row_urls']['mailbox']}{mailbox.local_part}/"
+    address = f"{mailbox.local_part}@{domain.display_name}"
+    login = dateformat.format(localtime(mailbox.last_login_at), "Y-m-d H:i") if mailbox.last_login_at else "never"
+    note = ""
+    if saved:
+        note = format_html(
+            '<span class="saved-note" role="status">Saved{}</span>',
+            OVER_QUOTA_NOTE if mailbox.fill_permille >= 1000 else "",
+        )
+    return format_html(
+        '<tr id="mailbox-{pk}"{saved}>\n'
+        '  <td class="address">{address}</td>\n'
+        "  <td>{name}</td>\n"
+        "  <td>{usage}</td>\n"
+        "  <td>{login}</td>\n"
+        "  <td>{badge}</td>\n"
+        '  <td class="actions">\n'
+        "    {note}\n"
+        '    <a href="{url}" hx-get="{url}" hx-target="closest tr" hx-swap="outerHTML">Edit</a>\n'
+        '    <form method="post" action="{url}toggle/" hx-post="{url}toggle/" hx-target="closest tr" hx-swap="outerHTML">'
+        '<input type="hidden" name="csrfmiddlewaretoken" value="{csrf}">\n'
+        '      <button type="submit" class="link">{toggle}</button>\n'
+        "    </form>\n"
+        '    <a class="danger" href="{url}delete/" hx-post="{url}delete/"\n'
+        '       hx-confirm="Delete the mailbox {address}? Mail to it will be refused." hx-target="closest tr"'
+        ' hx-swap="outerHTML">Delete</a>\n'
+        "  </td>\n"
+        "</tr>",
+        pk=mailbox.pk,
+        saved=mark_safe(' class="saved"') if saved else "",
+        address=address,
+        name=mailbox.display_name,
+        usage=usage(mailbox),
+        login=login,
+        badge=active_badge(mailbox.active),
+        note=note,
+        url=url,
+        csrf=context.get("csrf_token", ""),
+        toggle="Disable" if mailbox.active else "Enable",
     )
