@@ -18,6 +18,7 @@ queries on every page and at every N; an API create costs no more than the form'
 """
 
 import json
+import re
 import statistics
 import sys
 import time
@@ -145,8 +146,19 @@ def main() -> None:
         f"API list p95 {large[first][1]:.1f} ms ≤ 1.2 × its {small[first][1]:.1f} ms at N = {sizes[0]:,}"
         f" ({1.2 * small[first][1]:.1f} ms)",
     )
-    counts = {r[name][2] for r in runs.values() for name in r if name.startswith("api:  mailboxes")}
-    verdict(len(counts) == 1, f"API list queries the same on every page, search and N: {sorted(counts)}")
+
+    # The target: a query count that does not grow with the page or the host (each request as
+    # many queries at every N; a search may take one more, the count that an unsearched list
+    # reads from the domain instead).
+    def queries(run: dict) -> dict[str, int]:
+        return {re.sub(r" \(\d+\)", "", name): r[2] for name, r in run.items() if name.startswith("api:  mailboxes")}
+
+    grows = [name for name, n in queries(large).items() if n != queries(small).get(name)]
+    pages = {n for name, n in queries(large).items() if "page" in name}
+    verdict(
+        not grows and len(pages) == 1,
+        f"API list queries the same at every N and on every page: {queries(large)}",
+    )
     form, rest = large["page: create a mailbox (form)"], large["api:  create a mailbox"]
     verdict(rest[1] <= form[1], f"API create p95 {rest[1]:.1f} ms ≤ the form's {form[1]:.1f} ms (hash excluded)")
     print(f"\nload average (1, 5, 15 min) at end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
