@@ -28,7 +28,7 @@ from accounts.management.commands.loaddemo import load_demo  # noqa: E402
 from audit.log import COMMAND_LINE  # noqa: E402
 from domains.actions import create_domain  # noqa: E402
 from export.apply import apply_pending  # noqa: E402
-from tests.daemons.lab import HOSTNAME, Lab  # noqa: E402
+from tests.daemons.lab import Lab  # noqa: E402
 from tests.daemons.mailclient import imap_login, smtp_auth  # noqa: E402
 
 RUNS = 30
@@ -48,13 +48,7 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     lab = Lab(Path("/tmp/mailadmin-bench-applogins-lab"))
     lab.setup()
-    with override_settings(
-        MAIL_HOSTNAME=HOSTNAME,
-        EXPORT_ROOT=lab.root,
-        STAGING_DIR=lab.staging,
-        HELPER_SOCKET=lab.socket,
-        MAIL_HOST=lab.mail_host(),
-    ):
+    with override_settings(**lab.panel_settings()):
         fresh_database()
         load_demo(mailboxes=n, domains=100)
         others = add_app_passwords(0.2, 3)

@@ -34,7 +34,7 @@ from audit.log import COMMAND_LINE  # noqa: E402
 from domains.actions import create_domain  # noqa: E402
 from export.apply import apply_pending  # noqa: E402
 from export.models import Generation  # noqa: E402
-from tests.daemons.lab import HOSTNAME, Lab  # noqa: E402
+from tests.daemons.lab import Lab  # noqa: E402
 from tests.daemons.mailclient import imap_login, smtp_auth  # noqa: E402
 
 CHANGES = 20
@@ -62,13 +62,7 @@ def measure(n: int) -> tuple[list[float], list[float], list[float]]:
     """(IMAP accepted, IMAP and SMTP accepted, the helper's share) in seconds, CHANGES times."""
     lab = Lab(Path("/tmp/mailadmin-bench-lab"))
     lab.setup()
-    with override_settings(
-        MAIL_HOSTNAME=HOSTNAME,
-        EXPORT_ROOT=lab.root,
-        STAGING_DIR=lab.staging,
-        HELPER_SOCKET=lab.socket,
-        MAIL_HOST=lab.mail_host(),
-    ):
+    with override_settings(**lab.panel_settings()):
         fresh_database()
         load_demo(mailboxes=n, domains=100)
         domain = create_domain("bench.example", actor=COMMAND_LINE)

@@ -18,7 +18,7 @@ from export.apply import apply_pending
 from export.render import render
 from export.snapshot import Snapshot
 from export.stage import stage
-from tests.daemons.lab import HOSTNAME, PORTS, Lab
+from tests.daemons.lab import PORTS, Lab
 from tests.daemons.sink import Sink
 
 LAB_DIR = Path(os.environ.get("MAILADMIN_LAB_DIR", "/tmp/mailadmin-lab"))
@@ -36,13 +36,7 @@ def mail_lab(django_db_blocker):
     assert b"OpenSMTPD 7." in subprocess.run(["smtpd", "-h"], capture_output=True).stderr, "OpenSMTPD 7.x is needed"
     lab = Lab(LAB_DIR)
     lab.setup()
-    settings = override_settings(
-        MAIL_HOSTNAME=HOSTNAME,
-        EXPORT_ROOT=lab.root,
-        STAGING_DIR=lab.staging,
-        HELPER_SOCKET=lab.socket,
-        MAIL_HOST=lab.mail_host(),
-    )
+    settings = override_settings(**lab.panel_settings())
     settings.enable()
     try:
         lab.start("helper")

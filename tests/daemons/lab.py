@@ -64,6 +64,16 @@ class Lab:
 
     # --- what the panel is told ---------------------------------------------------------
 
+    def panel_settings(self) -> dict:
+        """The Django settings that point the panel at this lab (for override_settings)."""
+        return {
+            "MAIL_HOSTNAME": HOSTNAME,
+            "EXPORT_ROOT": self.root,
+            "STAGING_DIR": self.staging,
+            "HELPER_SOCKET": self.socket,
+            "MAIL_HOST": self.mail_host(),
+        }
+
     def mail_host(self) -> dict:
         """settings.MAIL_HOST for the panel: the production template, pointed at the lab."""
         return {
