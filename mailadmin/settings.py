@@ -144,6 +144,10 @@ TEMPLATES = [
     },
 ]
 
+# Forms draw their fields with Django's own Jinja2 templates: the same HTML, a third of the
+# time (the domain page's two add forms took 4.7 ms of its 13.6 with the template language).
+FORM_RENDERER = "django.forms.renderers.Jinja2"
+
 DATABASES = {
     "default": dj_database_url.parse(env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"), conn_max_age=60)
 }

@@ -94,7 +94,7 @@ def test_the_admin_sorts_the_fullest_first_and_sees_who_never_logged_in(usage_di
     bob_row = page[page.index("bob@example.org</td>") :].split("</tr>")[0]
     assert "99M of 100M (99%)" in bob_row and "nearly-full" in bob_row and "never" in bob_row
     dave_row = page[page.index("dave@example.org</td>") :].split("</tr>")[0]
-    assert "quota 100M, <span class=\"hint\">not measured yet" in dave_row
+    assert 'quota 100M, <span class="hint">not measured yet' in dave_row
     by_name = client.get("/domains/example.org/").content.decode()
     assert by_name.index("alice@example.org</td>") < by_name.index("bob@example.org</td>")
 
