@@ -16,6 +16,35 @@ class MailboxQuerySet(models.QuerySet):
     def search(self, query: str) -> "MailboxQuerySet":
         return prefix_filter(self, "local_part", query.strip().lower().split("@")[0])
 
+    def fullest_first(self, found: int, in_domain: int, page: int, page_size: int) -> "MailboxQuerySet":
+        """One domain's mailboxes (as searched: `found` of its `in_domain`), the fullest first.
+
+        Two ways answer it, and which is cheap depends on how many the search found. Reading
+        the index mailbox_fullest_first in order and testing each entry against the search
+        steps over about page × page_size × in_domain / found entries; sorting what the search
+        found costs about `found` rows. SQLite has no statistics to choose between them (it
+        walked all 100,000 entries, 9 ms, for a search that found one), so the choice is made
+        here: ordering by an expression, which no index holds, leaves the search's own index.
+        Measured at 100,000 mailboxes: about 0.08 µs per entry walked, 0.3 µs per row sorted."""
+        walked = page * page_size * in_domain / max(found, 1)
+        if walked <= 8 * found:
+            return self.order_by("-fill_permille", "local_part")  # the index, in order
+        return self.order_by((models.F("fill_permille") + 0).desc(), "local_part")
+
+
+class MailboxOrderVersion(models.Model):
+    """How many times a domain's mailbox lists have changed order. Database triggers (migration
+    0011) add one whenever one of its mailboxes is inserted or deleted or its local part or fill
+    changes, whoever writes the row (the actions, the usage sync, a bulk load, raw SQL), so no
+    code path can forget it. accounts.pages keys the anchors of deep pages by it. Only the
+    triggers write here; no foreign key, so a domain's deletion never waits on this row."""
+
+    domain = models.BigIntegerField(primary_key=True, db_column="domain_id")
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"domain {self.domain}: order version {self.version}"
+
 
 class Mailbox(models.Model):
     domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="mailboxes")

@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.problems import form_errors
-from core.views import paginate, run_action
+from core.views import Seek, paginate, run_action
 
 
 def form_data(current: dict[str, Any], given: dict[str, Any], names: dict[str, str] | None = None) -> dict[str, Any]:
@@ -61,11 +61,12 @@ def page(
     out: type[serializers.Serializer],
     prepare: Callable[[Any], None] | None = None,
     count: int | None = None,
+    seek: Seek | None = None,
 ) -> Response:
     """One page of `rows` as the panel's lists cut it (?page=N, PAGE_SIZE rows; a page past the
     end is the last). `prepare` sets what each row needs without a query of its own; `count`,
-    when the caller knows it, spares counting every row."""
-    cut = paginate(request, rows, count=count)
+    when the caller knows it, spares counting every row; `seek` is paginate's."""
+    cut = paginate(request, rows, count=count, seek=seek)
     items = list(cut.object_list)
     for item in items if prepare else ():
         prepare(item)

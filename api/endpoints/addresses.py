@@ -2,6 +2,7 @@
 
 from copy import copy
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
@@ -11,10 +12,12 @@ from accounts import actions
 from accounts.access import alias_for, mailbox_for
 from accounts.forms import AliasForm, MailboxForm
 from accounts.models import Alias, Mailbox
+from accounts.pages import mailbox_seek
 from api.auth import holder
 from api.bridge import act, body, form_data, page, search, valid
 from api.docs import PAGE, SEARCH, operation
 from api.schemas import AliasCreate, AliasOut, AliasUpdate, MailboxCreate, MailboxOut, MailboxUpdate, page_of
+from core.views import requested_page
 from domains.access import domain_for
 
 # API field → form field (the form asks for the password twice: api sends it as both).
@@ -56,11 +59,20 @@ def mailboxes(request: Request, name: str) -> Response:
         return Response(MailboxOut(mailbox).data, status=201)
     query = search(request)
     rows = Mailbox.objects.filter(domain=domain).search(query)
-    if request.query_params.get("sort") == "fullest":
-        rows = rows.order_by("-fill_permille", "local_part")  # index mailbox_fullest_first
     # Without a search, the domain's own count numbers the pages, as on the domain page.
-    count = None if query else domain.mailbox_count
-    return page(request, rows, MailboxOut, prepare=lambda mailbox: setattr(mailbox, "domain", domain), count=count)
+    count = rows.count() if query else domain.mailbox_count
+    fullest = request.query_params.get("sort") == "fullest"
+    if fullest:
+        number = requested_page(request, count)
+        rows = rows.fullest_first(count, domain.mailbox_count, number, settings.PAGE_SIZE)
+    return page(
+        request,
+        rows,
+        MailboxOut,
+        prepare=lambda mailbox: setattr(mailbox, "domain", domain),
+        count=count,
+        seek=None if query else mailbox_seek(domain, fullest),
+    )
 
 
 @operation("get_mailbox", ok={200: MailboxOut}, errors=(404,), methods=["GET"])
