@@ -43,6 +43,13 @@ def test_firstadmin_creates_one_superadmin_and_prints_its_password_once(db):
     assert User.objects.count() == 1
 
 
+def test_firstadmin_points_at_the_public_address_in_production(db, settings):
+    settings.PRODUCTION = True
+    settings.ALLOWED_HOSTS = ["panel.example.org", "localhost"]
+    output = run_command("firstadmin")
+    assert "Sign in at https://panel.example.org/ with" in output
+
+
 def test_loaddemo_fills_domains_with_mailboxes_sharing_one_hash(db):
     run_command("loaddemo", "--mailboxes", "250", "--domains", "5")
     assert Domain.objects.count() == 5 and Mailbox.objects.count() == 250 and Alias.objects.count() == 5
