@@ -82,6 +82,21 @@ production_reloads() {
   engine_log "production: the helper's read-only queue and measure_usage answer"
 }
 
+# certbot's deploy hook, run as certbot runs it: a renewal of the panel's names reloads nginx
+# only; a renewal of the mail name reloads Dovecot and restarts OpenSMTPD (a new main pid).
+production_renewal_hook() {
+  local hook=/etc/letsencrypt/renewal-hooks/deploy/mailadmin before after
+  before=$(production_main_pid opensmtpd)
+  docker exec -e RENEWED_LINEAGE=/etc/letsencrypt/live/mailadmin.example.org "$PROD" "$hook"
+  after=$(production_main_pid opensmtpd)
+  [ "$before" = "$after" ] || { echo "the panel's renewal restarted OpenSMTPD ($before -> $after)" >&2; return 1; }
+  docker exec -e RENEWED_LINEAGE=/etc/letsencrypt/live/mail.example.org "$PROD" "$hook"
+  after=$(production_main_pid opensmtpd)
+  [ "$before" != "$after" ] || { echo "the mail name's renewal left OpenSMTPD running on the old certificate" >&2; return 1; }
+  production_services_active
+  engine_log "production: the certbot hook reloaded nginx and Dovecot and restarted OpenSMTPD (main pid $before -> $after)"
+}
+
 production_check() {
   local started=$SECONDS t
   production_remove
@@ -116,6 +131,7 @@ production_check() {
 
   production_client setup
   production_reloads
+  production_renewal_hook
   production_client verify
   engine_log "production: reboot (systemd shuts down, the container starts again, /run is new)"
   t=$SECONDS
