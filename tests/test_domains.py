@@ -39,7 +39,7 @@ def test_a_bad_or_duplicate_name_gets_a_specific_error_and_changes_nothing(super
 
 
 def test_an_alias_domain_delivers_as_its_target_and_holds_no_mailboxes(superadmin_client, domain, mailbox):
-    superadmin_client.post("/domains/new/", {"name": "example.com", "active": "on", "alias_of": domain.pk})
+    superadmin_client.post("/domains/new/", {"name": "example.com", "active": "on", "alias_of": domain.name})
     alias_domain = Domain.objects.get(name="example.com")
     assert alias_domain.alias_of == domain
     assertContains(superadmin_client.get("/domains/example.com/"), "This is an alias domain")
@@ -57,7 +57,7 @@ def test_an_alias_domain_delivers_as_its_target_and_holds_no_mailboxes(superadmi
 
 def test_a_domain_with_mailboxes_cannot_become_an_alias_domain(superadmin_client, domain, other_domain, mailbox):
     response = superadmin_client.post(
-        "/domains/example.org/edit/", {"active": "on", "default_quota_mb": "0", "alias_of": other_domain.pk}
+        "/domains/example.org/edit/", {"active": "on", "default_quota_mb": "0", "alias_of": other_domain.name}
     )
     assertContains(response, "example.org has mailboxes or aliases; remove them before making it an alias domain.")
     domain.refresh_from_db()
@@ -102,3 +102,25 @@ def test_a_domain_admin_can_open_the_alias_domains_their_domain_receives_for(dom
     assert domain_admin_client.get("/domains/example.net/").status_code == 200
     assert domain_admin_client.get("/domains/example.net/dns/").status_code == 200
     assert domain_admin_client.get("/domains/other.net/").status_code == 404
+
+
+def test_an_alias_target_is_typed_by_name_and_an_unknown_one_is_refused(superadmin_client, domain):
+    refused = superadmin_client.post(
+        "/domains/new/", {"name": "example.com", "active": "on", "alias_of": "nowhere.org"}
+    )
+    assertContains(refused, "There is no ordinary domain nowhere.org here to deliver to.")
+    assert not Domain.objects.filter(name="example.com").exists()
+
+    superadmin_client.post("/domains/new/", {"name": "example.com", "active": "on", "alias_of": " Example.ORG "})
+    assert Domain.objects.get(name="example.com").alias_of == domain
+    edit = superadmin_client.get("/domains/example.com/edit/").content.decode()
+    assert 'name="alias_of" value="example.org"' in edit
+
+
+def test_the_dashboard_lists_no_domain_twice_however_many_there_are(superadmin_client, domain):
+    # The form's target is typed, not chosen from a list of every domain on the host.
+    from accounts.management.commands.loaddemo import load_demo
+
+    load_demo(mailboxes=0, domains=120)
+    page = superadmin_client.get("/").content.decode()
+    assert "<option" not in page

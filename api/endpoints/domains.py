@@ -2,7 +2,6 @@
 
 from copy import copy
 
-from django.core.exceptions import ValidationError
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -11,7 +10,6 @@ from api.auth import holder, require_superadmin
 from api.bridge import act, body, form_data, page, search, valid
 from api.docs import PAGE, SEARCH, operation
 from api.schemas import DomainCreate, DomainOut, DomainUpdate, page_of
-from core.addresses import normalize_domain
 from domains import actions
 from domains.access import domain_for
 from domains.forms import DomainForm
@@ -20,21 +18,9 @@ from domains.models import Domain
 NAMES = {"default_quota": "default_quota_mb"}
 
 
-def _target_pk(name: str | None) -> str | int:
-    """The form takes the alias target by key; a name that is no domain stays as it is, and the
-    form refuses it as it refuses any choice not offered."""
-    if not name:
-        return ""
-    try:
-        name = normalize_domain(name)
-    except ValidationError:
-        return name
-    return Domain.objects.filter(name=name).values_list("pk", flat=True).first() or name
-
-
 def _given(data: dict) -> dict:
-    if "alias_of" in data:
-        data["alias_of"] = _target_pk(data["alias_of"])
+    if "alias_of" in data:  # the form takes the target by name; null is an ordinary domain
+        data["alias_of"] = data["alias_of"] or ""
     return data
 
 
@@ -79,7 +65,11 @@ def domain(request: Request, name: str) -> Response:
         actions.delete_domain(domain, actor=holder(request).actor)
         return Response(status=204)
     if request.method == "PATCH":
-        current = {"active": domain.active, "default_quota_mb": domain.default_quota_mb, "alias_of": domain.alias_of_id}
+        current = {
+            "active": domain.active,
+            "default_quota_mb": domain.default_quota_mb,
+            "alias_of": domain.alias_of.name if domain.alias_of else "",
+        }
         form = DomainForm(form_data(current, _given(body(request, DomainUpdate)), NAMES), instance=copy(domain))
         data = valid(form, NAMES)
         act(form, NAMES, actions.update_domain, domain, actor=holder(request).actor, **data)
