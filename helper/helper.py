@@ -488,9 +488,7 @@ class Helper:
     def reload(self, commands: list[list[str]]) -> list[str]:
         done = []
         for argv in commands:
-            result = run(argv)
-            if result.returncode != 0:
-                raise Refused(f"{' '.join(argv)} failed: {(result.stdout + result.stderr).strip()[-300:]}")
+            run_checked(argv)
             done.append(" ".join(argv))
         return done
 
@@ -584,10 +582,7 @@ class Helper:
         """Seed the usage files Dovecot writes only when a mailbox changes (quota_clone): ask
         doveadm for each user's usage and write the files that do not exist yet, as the mail user,
         so a mailbox nobody has written to since the panel began is "measured", not "unknown"."""
-        argv = self.query("quota_user", user=user) if user else self.query("quota_all")
-        result = run(argv)
-        if result.returncode != 0:
-            raise Refused(f"{' '.join(argv)} failed: {(result.stdout + result.stderr).strip()[-300:]}")
+        result = run_checked(self.query("quota_user", user=user) if user else self.query("quota_all"))
         usage: dict[str, dict[str, int]] = {}
         for line in result.stdout.splitlines():
             fields = line.split("\t")
@@ -631,10 +626,7 @@ class Helper:
 
     def queue(self) -> list[dict]:
         """OpenSMTPD's queue (smtpctl show queue), at most MAX_ENVELOPES envelopes."""
-        argv = self.query("queue")
-        result = run(argv)
-        if result.returncode != 0:
-            raise Refused(f"{' '.join(argv)} failed: {(result.stdout + result.stderr).strip()[-300:]}")
+        result = run_checked(self.query("queue"))
         envelopes = []
         for line in result.stdout.splitlines()[:MAX_ENVELOPES]:
             # id|source|agent|flags|sender|recipient|destination|created|expires|last try|retries|state|value|error
@@ -668,6 +660,14 @@ def run(argv: list[str]) -> subprocess.CompletedProcess:
         return subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as e:
         return subprocess.CompletedProcess(argv, 127, "", str(e))
+
+
+def run_checked(argv: list[str]) -> subprocess.CompletedProcess:
+    """run(), refusing the request with the command's last words when it fails."""
+    result = run(argv)
+    if result.returncode != 0:
+        raise Refused(f"{' '.join(argv)} failed: {(result.stdout + result.stderr).strip()[-300:]}")
+    return result
 
 
 def manifest_of(directory: str) -> list[str]:
