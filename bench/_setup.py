@@ -17,7 +17,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, connections  # noqa: E402
 
 
 def fresh_database() -> None:
@@ -25,6 +25,21 @@ def fresh_database() -> None:
     for path in VAR.glob("db.sqlite3*"):
         path.unlink()
     call_command("migrate", verbosity=0)
+
+
+def open_database(name: str):
+    """Another SQLite file under VAR, migrated, as a connection of its own (the side-by-side
+    runs keep one open per size and switch between them with `use`); it is left in use."""
+    wrapper = connections.create_connection("default")
+    wrapper.settings_dict["NAME"] = str(VAR / name)
+    use(wrapper)
+    call_command("migrate", verbosity=0)
+    return wrapper
+
+
+def use(wrapper) -> None:
+    """Make this open database connection the one Django calls "default"."""
+    connections._connections.default = wrapper
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -25,9 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-from _setup import VAR, fresh_database, percentile
+from _setup import fresh_database, open_database, percentile, use
 from django.conf import settings
-from django.core.management import call_command
 from django.db import connection, connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
@@ -135,10 +134,7 @@ def side_by_side(sizes: list[int]) -> dict[int, tuple[float, float]]:
     setups = {}
     try:
         for n in sizes:
-            wrapper = connections.create_connection("default")
-            wrapper.settings_dict["NAME"] = str(VAR / f"api-one-domain-{n}.sqlite3")
-            connections._connections.default = wrapper
-            call_command("migrate", verbosity=0)
+            wrapper = open_database(f"api-one-domain-{n}.sqlite3")
             load_demo(mailboxes=n, domains=1)
             admin = actions.create_admin("bench", "bench password 1", actor=COMMAND_LINE, superadmin=True)
             _, token = create_token(admin, "bench", actor=COMMAND_LINE, writes=True, domains=None, expires_at=None)
@@ -148,14 +144,14 @@ def side_by_side(sizes: list[int]) -> dict[int, tuple[float, float]]:
         for round_ in range(RUNS + 5):
             for n in sizes if round_ % 2 else reversed(sizes):
                 wrapper, client, url = setups[n]
-                connections._connections.default = wrapper
+                use(wrapper)
                 ms, status = timed(lambda client=client, url=url: client.get(url).status_code)
                 assert status == 200, (url, status)
                 if round_ >= 5:  # the first rounds warm both up
                     times[n].append(ms)
         return {n: (statistics.median(t), percentile(t, 0.95)) for n, t in times.items()}
     finally:
-        connections._connections.default = original
+        use(original)
         for wrapper, _, _ in setups.values():
             wrapper.close()
 

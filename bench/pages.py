@@ -26,9 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-from _setup import ROOT, VAR, fresh_database
+from _setup import ROOT, VAR, fresh_database, open_database, use
 from django.conf import settings
-from django.core.management import call_command
 from django.db import connection, connections, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
@@ -224,11 +223,6 @@ def run(n: int, single_domain: bool, show_plan: bool) -> dict[str, float]:
     return found
 
 
-def use(wrapper) -> None:
-    """Make this open database connection the one Django calls "default"."""
-    connections._connections.default = wrapper
-
-
 def side_by_side(sizes: list[int]) -> None:
     """The ratio targets, measured so that the machine cannot tilt them: each size in its own
     SQLite file with all mailboxes in one domain (so a page shows 50 rows at every size), both
@@ -238,10 +232,7 @@ def side_by_side(sizes: list[int]) -> None:
     setups = {}
     try:
         for n in sizes:
-            wrapper = connections.create_connection("default")
-            wrapper.settings_dict["NAME"] = str(VAR / f"one-domain-{n}.sqlite3")
-            use(wrapper)
-            call_command("migrate", verbosity=0)
+            wrapper = open_database(f"one-domain-{n}.sqlite3")
             load_demo(mailboxes=n, domains=1)
             add_audit_history(n)
             add_usage()
