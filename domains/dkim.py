@@ -10,11 +10,10 @@ import base64
 import re
 from dataclasses import dataclass
 
-from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+
+from core.sealed import seal, unseal
 
 # A selector is one lowercase DNS label; its record is <selector>._domainkey.<domain>.
 SELECTOR = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
@@ -59,24 +58,9 @@ def generate(algorithm: str = RSA, bits: int = 2048) -> GeneratedKey:
     raise ValueError(f"unknown DKIM algorithm {algorithm!r}")
 
 
-def _fernet() -> Fernet:
-    try:
-        return Fernet(settings.DKIM_ENCRYPTION_KEY)
-    except (ValueError, TypeError):
-        raise ImproperlyConfigured(
-            "DKIM_ENCRYPTION_KEY must be a Fernet key: 32 random bytes, url-safe base64 encoded "
-            "(python3 -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
-        ) from None
-
-
 def encrypt(private_export: bytes) -> str:
-    return _fernet().encrypt(private_export).decode("ascii")
+    return seal(private_export)
 
 
 def decrypt(token: str) -> bytes:
-    try:
-        return _fernet().decrypt(token.encode("ascii"))
-    except InvalidToken:
-        raise ImproperlyConfigured(
-            "a DKIM private key cannot be decrypted: DKIM_ENCRYPTION_KEY is not the key it was stored with"
-        ) from None
+    return unseal(token, "a DKIM private key")

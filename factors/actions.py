@@ -8,6 +8,7 @@ from django.db.models import Q
 from webauthn.helpers import bytes_to_base64url
 
 from audit.log import Actor, record
+from core.sealed import seal, unseal
 from domains.models import Domain
 from factors import policy, recovery, totp
 from factors.models import Enrolment, Passkey, Policy, RecoveryCode, RequiredDomain
@@ -86,7 +87,7 @@ def set_totp(person: Person, secret: str, step: int, *, actor: Actor) -> None:
     so that code cannot sign in afterwards."""
     enrolment = enrolment_of(person, create=True)
     replaced = bool(enrolment.totp_secret)
-    Enrolment.objects.filter(pk=enrolment.pk).update(totp_secret=secret, totp_last_step=step)
+    Enrolment.objects.filter(pk=enrolment.pk).update(totp_secret=seal(secret.encode()), totp_last_step=step)
     action = "replaced authenticator app" if replaced else "turned on authenticator app"
     _record(actor, person, action, {"authenticator app": ["(old)" if replaced else None, "(new)"]})
 
@@ -106,7 +107,8 @@ def check_totp(enrolment: Enrolment, code: str) -> bool:
     """Whether `code` is valid now and newer than every code accepted before; accepting it
     makes it and every earlier code invalid (one conditional UPDATE, so two requests with one
     code cannot both pass)."""
-    found = totp.match(enrolment.totp_secret, code, after_step=enrolment.totp_last_step)
+    secret = unseal(enrolment.totp_secret, "an authenticator app's key").decode()
+    found = totp.match(secret, code, after_step=enrolment.totp_last_step)
     if found is None:
         return False
     newer = Q(totp_last_step__isnull=True) | Q(totp_last_step__lt=found.step)

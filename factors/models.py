@@ -24,8 +24,9 @@ class Enrolment(models.Model):
     mailbox = models.ForeignKey(Mailbox, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     # 32 random bytes, base64url: what a passkey names its account by (never the address or name).
     user_handle = models.CharField(max_length=64, unique=True)
-    # Base32, as authenticator apps read it; empty: no authenticator app.
-    totp_secret = models.CharField(max_length=64, blank=True)
+    # The authenticator app's key (base32, as apps read it), sealed (core.sealed: a copy of the
+    # database alone does not give the second factor away); empty: no authenticator app.
+    totp_secret = models.CharField(max_length=255, blank=True)
     # The last 30-second step a code was accepted for: that code, and every earlier one, is refused.
     totp_last_step = models.BigIntegerField(null=True, blank=True)
     passwordless = models.BooleanField(default=False)

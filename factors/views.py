@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import recent, sessions, throttle
 from accounts.forms import LoginForm
+from core.sealed import seal, unseal
 from factors import actions, passkeys, policy, signin, totp
 from factors.forms import (
     ConfirmPasswordForm,
@@ -285,8 +286,9 @@ def passkey_remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
 def totp_setup(request: HttpRequest) -> HttpResponse:
     """A new secret, shown as a QR code and as text; saved only once a code from it is typed."""
     person = person_of(request)
-    secret = request.session.get(TOTP_SECRET) or totp.new_secret()
-    request.session[TOTP_SECRET] = secret
+    sealed = request.session.get(TOTP_SECRET)
+    secret = unseal(sealed, "the authenticator app's new key").decode() if sealed else totp.new_secret()
+    request.session[TOTP_SECRET] = sealed or seal(secret.encode())  # sessions are rows in the database too
     form = TotpCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         found = totp.match(secret, form.cleaned_data["code"], after_step=None)

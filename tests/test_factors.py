@@ -13,6 +13,7 @@ from pytest_django.asserts import assertContains
 
 from accounts.models import LoginFailure
 from audit.models import AuditEntry
+from core.sealed import unseal
 from factors import signin
 from factors.models import Enrolment, Passkey, RecoveryCode
 from tests.helpers import MAIL_PASSWORD, PASSWORD, client_for, mailbox_client
@@ -27,9 +28,14 @@ def add_passkey(client: Client, authenticator: SoftAuthenticator, name: str = "L
     return client.post("/security/passkeys/new/", {"name": name, "credential": authenticator.create(options)})
 
 
+def new_totp_secret(client: Client) -> str:
+    """The key the set-up page shows, as the session holds it (sealed)."""
+    return unseal(client.session["factors_new_totp_secret"], "test").decode()
+
+
 def add_totp(client: Client) -> pyotp.TOTP:
     client.get("/security/authenticator-app/")
-    app = pyotp.TOTP(client.session["factors_new_totp_secret"])
+    app = pyotp.TOTP(new_totp_secret(client))
     response = client.post("/security/authenticator-app/", {"code": app.now()})
     assert response.status_code in (200, 302), response.content
     return app
@@ -240,15 +246,17 @@ def test_passwordless_needs_a_passkey(mailbox):
 def test_it_sets_up_an_authenticator_app_with_a_qr_code_and_the_secret_as_text(mailbox):
     client = mailbox_client("alice@example.org")
     response = client.get("/security/authenticator-app/")
-    secret = client.session["factors_new_totp_secret"]
+    secret = new_totp_secret(client)
+    assert secret not in str(dict(client.session)), "the session keeps the key sealed"
     assertContains(response, "<svg")
     assertContains(response, " ".join(secret[i : i + 4] for i in range(0, 32, 4)))
     response = client.post("/security/authenticator-app/", {"code": "000000"})
     assertContains(response, "That code does not match")
-    assert not Enrolment.objects.filter(totp_secret=secret).exists()
+    assert not Enrolment.objects.exclude(totp_secret="").exists()
     response = client.post("/security/authenticator-app/", {"code": pyotp.TOTP(secret).now()})
     assertContains(response, "Here are your recovery codes.")
-    assert Enrolment.objects.get().totp_secret == secret
+    stored = Enrolment.objects.get().totp_secret
+    assert secret not in stored and unseal(stored, "test").decode() == secret, "kept sealed, as DKIM keys are"
     assert actions_logged() == ["turned on authenticator app", "made new recovery codes"]
 
 
@@ -264,7 +272,7 @@ def test_a_code_signs_in_once(mailbox):
 def test_the_code_that_set_the_app_up_cannot_sign_in(mailbox):
     client = mailbox_client("alice@example.org")
     client.get("/security/authenticator-app/")
-    app = pyotp.TOTP(client.session["factors_new_totp_secret"])
+    app = pyotp.TOTP(new_totp_secret(client))
     code = app.now()
     client.post("/security/authenticator-app/", {"code": code})
     assertContains(code_step(password_step("alice@example.org", MAIL_PASSWORD), code), "That code is wrong")
@@ -342,7 +350,7 @@ def test_the_second_step_without_a_password_step_sends_to_the_sign_in(db):
 def test_recovery_codes_are_stored_hashed_and_each_signs_in_once(mailbox):
     client = mailbox_client("alice@example.org")
     response = client.post("/security/authenticator-app/", {"code": "x"})  # makes the session's secret
-    app = pyotp.TOTP(client.session["factors_new_totp_secret"])
+    app = pyotp.TOTP(new_totp_secret(client))
     codes = client.post("/security/authenticator-app/", {"code": app.now()}).context["codes"]
     stored = list(RecoveryCode.objects.values_list("code_hash", flat=True))
     assert len(stored) == 10 and len(set(stored)) == 10
@@ -359,7 +367,7 @@ def test_recovery_codes_are_stored_hashed_and_each_signs_in_once(mailbox):
 def test_new_recovery_codes_replace_the_old_ones(mailbox):
     client = mailbox_client("alice@example.org")
     client.get("/security/authenticator-app/")
-    app = pyotp.TOTP(client.session["factors_new_totp_secret"])
+    app = pyotp.TOTP(new_totp_secret(client))
     old = client.post("/security/authenticator-app/", {"code": app.now()}).context["codes"]
     assertContains(client.get("/security/recovery-codes/"), "You have 10 unused recovery codes.")
     new = client.post("/security/recovery-codes/").context["codes"]
@@ -437,3 +445,22 @@ def test_an_enrolment_belongs_to_an_admin_or_a_mailbox_never_both_or_neither(mai
     for owner in [{"user": superadmin, "mailbox": mailbox}, {}]:
         with pytest.raises(IntegrityError), transaction.atomic():
             Enrolment.objects.create(user_handle=f"handle{len(owner)}", **owner)
+
+
+def test_keys_stored_before_they_were_sealed_are_sealed_by_the_upgrade(transactional_db):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("factors", "0001_initial")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    admin = old.get_model("accounts", "User").objects.create(username="root")
+    old.get_model("factors", "Enrolment").objects.create(
+        user_id=admin.pk, user_handle="h", totp_secret="JBSWY3DPEHPK3PXP"
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    stored = Enrolment.objects.get().totp_secret
+    assert stored != "JBSWY3DPEHPK3PXP" and unseal(stored, "test") == b"JBSWY3DPEHPK3PXP"
