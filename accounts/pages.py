@@ -9,6 +9,7 @@ taken at; database triggers move it on every insert, delete, or change of a loca
 fill, so a page is always the rows an OFFSET would give.
 """
 
+import threading
 from collections import OrderedDict
 
 from django.db.models import Q, QuerySet
@@ -19,6 +20,7 @@ from domains.models import Domain
 ANCHOR_EVERY = 1000
 KEPT = 64  # (domain, order) pairs one process keeps anchors for
 _anchors: OrderedDict[tuple[int, bool], tuple[int, list[tuple]]] = OrderedDict()
+_lock = threading.Lock()
 
 
 def mailbox_seek(domain: Domain, fullest: bool):
@@ -53,17 +55,19 @@ def mailbox_seek(domain: Domain, fullest: bool):
 def _anchors_of(domain: Domain, fullest: bool, version: int) -> list[tuple]:
     """The sort keys at positions ANCHOR_EVERY, 2 × ANCHOR_EVERY, ... of the domain's list."""
     key = (domain.pk, fullest)
-    kept = _anchors.get(key)
-    if kept and kept[0] == version:
-        _anchors.move_to_end(key)
-        return kept[1]
+    with _lock:
+        kept = _anchors.get(key)
+        if kept and kept[0] == version:
+            _anchors.move_to_end(key)
+            return kept[1]
     fields = ("fill_permille", "local_part") if fullest else ("local_part",)
     order = ("-fill_permille", "local_part") if fullest else ("local_part",)
     rows = Mailbox.objects.filter(domain=domain).order_by(*order).values_list(*fields)
     anchors = [
         row for position, row in enumerate(rows.iterator(chunk_size=5000)) if position and not position % ANCHOR_EVERY
     ]
-    _anchors[key] = (version, anchors)
-    while len(_anchors) > KEPT:
-        _anchors.popitem(last=False)
+    with _lock:  # threads of one process share the anchors
+        _anchors[key] = (version, anchors)
+        while len(_anchors) > KEPT:
+            _anchors.popitem(last=False)
     return anchors
