@@ -30,7 +30,8 @@ from audit.log import Actor, record
 from domains import dkim
 from domains.actions import remove_dkim_key
 from domains.models import DkimKey, Domain
-from export.dirty import held, mark_dirty
+from export.dirty import config_state, held, mark_dirty
+from export.models import ConfigState
 from transfer.models import ImportLine
 from transfer.runner import WRITERS
 
@@ -119,6 +120,9 @@ def adopt(dry_run: DryRun, reading: Reading, *, actor: Actor) -> Adopted:
                     "homes kept": [None, done.homes],
                 },
             )
+        # The host's own tables are in the panel now: its first apply may put the panel's in their place.
+        config_state()  # the row, on a database nothing was applied from yet
+        ConfigState.objects.filter(pk=1).update(replace_hand_built=True)
         mark_dirty()  # once: the apply worker installs the whole host in one generation
     return done
 

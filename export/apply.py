@@ -155,7 +155,7 @@ def _render(generation: int, full: bool) -> tuple[Rendered, Rendered | None]:
 
 def _apply(requested_by: str, helper_timeout: float, full: bool = True) -> Generation:
     global _last
-    wanted = ConfigState.objects.values_list("wanted", flat=True).get(pk=1)
+    wanted, replace_hand_built = ConfigState.objects.values_list("wanted", "replace_hand_built").get(pk=1)
     generation = Generation.objects.create(covers=wanted, requested_by=requested_by)
     problems: list[str | dict] = []
     try:
@@ -166,7 +166,8 @@ def _apply(requested_by: str, helper_timeout: float, full: bool = True) -> Gener
         stage(generation.pk, files, rendered.digests, link_from)
         ConfigState.objects.filter(pk=1).update(renderer=rendered.token, last_generation=generation.pk)
         _last = rendered
-        answer = helper_client.call({"op": "apply", "generation": generation.pk}, timeout=helper_timeout)
+        request = {"op": "apply", "generation": generation.pk, "replace_hand_built": replace_hand_built}
+        answer = helper_client.call(request, timeout=helper_timeout)
     except (RenderError, helper_client.HelperError, OSError) as e:
         answer = {"ok": False, "error": str(e)}
     except Exception as e:  # a bug must not stop every later apply: record it and carry on
@@ -193,6 +194,7 @@ def _record(generation: Generation, wanted: int, answer: dict, problems: list) -
         "last_ok": generation.ok,
         "last_error": generation.error,
         "failures_in_a_row": 0 if generation.ok else F("failures_in_a_row") + 1,
+        "hand_built": answer.get("hand_built", []),
     }
     if generation.ok:
         fields |= {

@@ -27,6 +27,10 @@ class ConfigState(models.Model):
     # Which process's in-memory copy of the last rendered generation is current (export.apply):
     # any other process, or this one after a restore, renders everything again.
     renderer = models.CharField(max_length=32, blank=True)
+    # The helper refuses the first apply over mail tables built by hand (what it found is kept
+    # here for the Apply page) until the host is adopted or a superadmin confirms replacing them.
+    hand_built = models.JSONField(default=list)
+    replace_hand_built = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"wanted {self.wanted}, applied {self.applied}"

@@ -1,14 +1,15 @@
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from audit.log import actor_for
+from audit.log import actor_for, record
 from core.access import superadmin_required
 from core.http import HtmxHttpRequest
 from export.apply import apply_pending, preview
-from export.dirty import config_state
-from export.models import Generation
+from export.dirty import config_state, mark_dirty
+from export.models import ConfigState, Generation
 from export.render import RenderError
 
 APPLY_NOW_TIMEOUT = 20
@@ -40,4 +41,25 @@ def config_apply(request: HtmxHttpRequest) -> HttpResponse:
         messages.success(request, f"Applied generation {generation.pk}.")
     else:
         messages.error(request, f"Generation {generation.pk} failed: {generation.error}")
+    return redirect("config_status")
+
+
+@require_POST
+@superadmin_required
+def config_replace_hand_built(request: HtmxHttpRequest) -> HttpResponse:
+    """A superadmin says the panel may put its own files in place of a host built by hand that
+    was not adopted (the helper keeps the old ones beside them as *.mailadmin-orig)."""
+    with transaction.atomic():
+        found = config_state().hand_built
+        ConfigState.objects.filter(pk=1).update(replace_hand_built=True)
+        record(
+            actor_for(request),
+            "confirmed",
+            "configuration",
+            "replace the host's hand-built mail tables",
+            domain=None,
+            changes={"replaced": [", ".join(found) or None, "the panel's"]},
+        )
+        mark_dirty()
+    messages.success(request, "The next apply puts the panel's configuration in place of the host's own files.")
     return redirect("config_status")

@@ -133,6 +133,19 @@ class Refused(Exception):
     """The request cannot be carried out; nothing was changed."""
 
 
+class HandBuilt(Refused):
+    """The first apply would replace a mail host built by hand that the panel has not adopted."""
+
+    def __init__(self, found: list[str]) -> None:
+        super().__init__(
+            f"this host already serves mail from tables built by hand ({', '.join(found)}): the first apply "
+            "would put the panel's own in their place and that mail would stop. Adopt the host first "
+            "(README: Adopting a host built by hand), or have a superadmin confirm on the Apply page that "
+            "the panel replaces it (the files are kept beside their links as *.mailadmin-orig)"
+        )
+        self.found = found
+
+
 def file_rule(rel: str) -> tuple[str, str, int]:
     if rel in FILES:
         return FILES[rel]
@@ -505,12 +518,12 @@ class Helper:
             if os.path.realpath(path) not in keep:
                 self.remove_generation(path)
 
-    def apply(self, generation: int) -> dict:
+    def apply(self, generation: int, replace_hand_built: bool = False) -> dict:
         # One apply at a time, even with two helpers started on the same root by mistake; flock
         # also serializes this process's own threads, each holding its own open file description.
         with open(os.path.join(self.base, ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            return self.apply_locked(generation)
+            return self.apply_locked(generation, replace_hand_built)
 
     def reload_locked(self, commands: list[list[str]]) -> list[str]:
         """A reload asked for on its own waits for an apply under way, which may be switching back."""
@@ -518,10 +531,25 @@ class Helper:
             fcntl.flock(lock, fcntl.LOCK_EX)
             return self.reload(commands)
 
-    def apply_locked(self, generation: int) -> dict:
+    def hand_built(self) -> list[str]:
+        """The mail tables of a host built by hand (the guide's /etc/smtpd tables and
+        /etc/dovecot/users) where the first generation would link its own. Debian's packages
+        install none of them, only smtpd.conf and dovecot.conf, which say nothing either way."""
+        found = []
+        for rel in LINKS:
+            path = os.path.join(self.root, rel)
+            if rel.startswith(("etc/smtpd/", "etc/dovecot/users")) and not os.path.islink(path):
+                with contextlib.suppress(OSError):
+                    if os.path.isfile(path) and os.path.getsize(path) > 0:
+                        found.append("/" + rel)
+        return found
+
+    def apply_locked(self, generation: int, replace_hand_built: bool = False) -> dict:
         started = time.monotonic()
-        new = self.install(generation)
         old = self.current_generation()
+        if old is None and not replace_hand_built and (found := self.hand_built()):
+            raise HandBuilt(found)
+        new = self.install(generation)
         changed, touched, commands = self.reload_plan(old, new)
         try:
             self.run_checks(new, touched)
@@ -560,7 +588,7 @@ class Helper:
             generation = request.get("generation")
             if not isinstance(generation, int) or isinstance(generation, bool) or not 0 < generation < 2**53:
                 raise Refused("generation must be a positive whole number")
-            return self.apply(generation)
+            return self.apply(generation, request.get("replace_hand_built") is True)
         if op == "reload":
             service = request.get("service")
             names = {"dovecot": "dovecot", "smtpd": "smtpd_restart", "rspamd": "rspamd"}
@@ -740,6 +768,8 @@ def answer(helper: Helper, line: bytes) -> dict:
         if not isinstance(request, dict):
             raise Refused("request must be a JSON object")
         return helper.handle(request)
+    except HandBuilt as e:
+        return {"ok": False, "error": str(e), "hand_built": e.found}
     except (ValueError, Refused) as e:
         return {"ok": False, "error": str(e)}
     except OSError as e:

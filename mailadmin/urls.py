@@ -41,6 +41,7 @@ urlpatterns = [
     path("audit/", audit.audit_log, name="audit"),
     path("config/", export.config_status, name="config_status"),
     path("config/apply/", export.config_apply, name="config_apply"),
+    path("config/replace-hand-built/", export.config_replace_hand_built, name="config_replace_hand_built"),
     path("admins/", accounts.admin_list, name="admin_list"),
     path("postmaster/", accounts.postmaster, name="postmaster"),
     path("csv/", transfer.transfer_page, name="csv_transfer"),

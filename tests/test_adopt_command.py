@@ -19,7 +19,7 @@ from audit.models import AuditEntry
 from domains import dkim
 from domains.actions import create_domain
 from domains.models import DkimKey, Domain
-from export.models import Change
+from export.models import Change, ConfigState
 from tests.test_adopt_reading import RSA_KEY, Y, guide_files, write_host
 
 
@@ -68,6 +68,8 @@ def test_it_adopts_everything_through_the_actions_with_one_apply(host, db):
     actors = set(AuditEntry.objects.values_list("actor_name", flat=True))
     assert actors == {"command line, adoption"}
     assert AuditEntry.objects.filter(action="adopted", object_type="host").exists()
+    # The host's own tables are in the panel now: its first apply may replace them (helper.HandBuilt).
+    assert ConfigState.objects.get().replace_hand_built
 
 
 def test_adopting_again_changes_nothing(host, db):
@@ -83,6 +85,7 @@ def test_a_dry_run_writes_nothing(host, db):
     output = adopt(host, "--dry-run")
     assert "will create mailbox alice@example.org" in output
     assert not Domain.objects.exists() and not AuditEntry.objects.exists()
+    assert not ConfigState.objects.filter(replace_hand_built=True).exists()
 
 
 def test_with_an_error_nothing_is_adopted(host, db):

@@ -12,6 +12,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts import actions
 from audit.log import COMMAND_LINE
+from audit.models import AuditEntry
 from export.apply import apply_lock, apply_pending
 from export.dirty import config_state
 from export.models import ConfigState, Generation
@@ -135,3 +136,25 @@ def test_after_a_failed_apply_the_next_try_comes_within_seconds_then_less_often(
     assert apply_pending() is None  # five failures in a row: wait 16 s
     ConfigState.objects.filter(pk=1).update(last_finished_at=ago(61), failures_in_a_row=30)
     assert apply_pending() is not None  # never longer than a minute
+
+
+def test_a_host_built_by_hand_is_not_replaced_until_a_superadmin_says_so(
+    sandbox_helper, superadmin_client, domain, django_capture_on_commit_callbacks
+):
+    (sandbox_helper / "etc/smtpd").mkdir(parents=True)
+    (sandbox_helper / "etc/smtpd/virtuals").write_text("bob@example.net vmail\n")
+
+    generation = apply_pending(force=True)
+    assert not generation.ok and "Adopt the host first" in generation.error
+    assert config_state().hand_built == ["/etc/smtpd/virtuals"]
+    page = superadmin_client.get("/config/")
+    assertContains(page, "This host already serves mail from files built by hand")
+    assertContains(page, "<code>/etc/smtpd/virtuals</code>")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        superadmin_client.post("/config/replace-hand-built/")
+    assert apply_pending().ok  # the confirmation marked the configuration for an apply
+    assert (sandbox_helper / "etc/smtpd/virtuals.mailadmin-orig").read_text() == "bob@example.net vmail\n"
+    assert config_state().hand_built == []
+    assertNotContains(superadmin_client.get("/config/"), "This host already serves mail from files built by hand")
+    assert AuditEntry.objects.filter(action="confirmed", object_type="configuration").exists()

@@ -100,6 +100,38 @@ def test_a_file_found_at_a_daemon_path_is_kept_aside(sandbox):
     assert (root / "etc/dovecot/dovecot.conf").is_symlink()
 
 
+def test_the_first_apply_over_a_host_built_by_hand_waits_for_adoption_or_a_yes(sandbox):
+    root, staging, config = sandbox
+    (root / "etc/smtpd").mkdir(parents=True)
+    (root / "etc/smtpd/domains").write_text("example.net\n")
+    (root / "etc/dovecot").mkdir(parents=True)
+    (root / "etc/dovecot/users").write_text(f"bob@example.net:{HASH}::::::\n")
+    stage_raw(staging, 1, files_for(root))
+
+    def ask(request: dict) -> dict:  # as the socket does: the refusal is an answer that says what was found
+        return helper.answer(Helper(config), json.dumps(request).encode())
+
+    answer = ask({"op": "apply", "generation": 1})
+    assert not answer["ok"] and answer["hand_built"] == ["/etc/dovecot/users", "/etc/smtpd/domains"]
+    assert "Adopt the host first" in answer["error"]
+    assert not (root / "etc/mailadmin/current").exists() and not (root / "etc/smtpd.conf").exists()
+    assert (root / "etc/smtpd/domains").read_text() == "example.net\n"
+
+    assert not ask({"op": "apply", "generation": 1, "replace_hand_built": "yes"})["ok"]
+    answer = ask({"op": "apply", "generation": 1, "replace_hand_built": True})
+    assert answer["ok"], answer
+    assert (root / "etc/smtpd/domains.mailadmin-orig").read_text() == "example.net\n"
+    assert (root / "etc/dovecot/users").is_symlink()
+
+
+def test_once_the_panel_has_applied_its_own_tables_are_no_hand_built_host(sandbox):
+    root, staging, config = sandbox
+    stage_raw(staging, 1, files_for(root))
+    assert Helper(config).handle({"op": "apply", "generation": 1})["ok"]
+    stage_raw(staging, 2, files_for(root, mailboxes=4))
+    assert Helper(config).handle({"op": "apply", "generation": 2})["ok"]
+
+
 @pytest.mark.parametrize(
     "tamper,message",
     [

@@ -41,6 +41,7 @@ MATRIX = {
     "audit": ("GET", [LOGIN, 403, 200, 200, 200]),
     "config_status": ("GET", [LOGIN, 403, 403, 403, 200]),
     "config_apply": ("POST", [LOGIN, 403, 403, 403, 302]),
+    "config_replace_hand_built": ("POST", [LOGIN, 403, 403, 403, 302]),
     "admin_list": ("GET", [LOGIN, 403, 403, 403, 200]),
     "postmaster": ("GET", [LOGIN, 403, 403, 403, 200]),
     "admin_create": ("GET", [LOGIN, 403, 403, 403, 200]),
