@@ -33,11 +33,12 @@ class MailboxQuerySet(models.QuerySet):
 
 
 class MailboxOrderVersion(models.Model):
-    """How many times a domain's mailbox lists have changed order. Database triggers (migration
-    0011) add one whenever one of its mailboxes is inserted or deleted or its local part or fill
-    changes, whoever writes the row (the actions, the usage sync, a bulk load, raw SQL), so no
-    code path can forget it. accounts.pages keys the anchors of deep pages by it. Only the
-    triggers write here; no foreign key, so a domain's deletion never waits on this row."""
+    """How many times a domain's mailbox lists have changed order (SQLite only). Triggers
+    (accounts.ordertriggers) add one whenever one of its mailboxes is inserted or deleted or its
+    local part or fill changes, whoever writes the row (the actions, the usage sync, a bulk
+    load, raw SQL), so no code path can forget it. accounts.pages keys the anchors of deep pages
+    by it. Only the triggers write here; no foreign key, so a domain's deletion never waits on
+    this row."""
 
     domain = models.BigIntegerField(primary_key=True, db_column="domain_id")
     version = models.BigIntegerField(default=0)

@@ -6,12 +6,14 @@ domain and order, the key of every ANCHOR_EVERY-th mailbox (one walk of the inde
 page starts from the anchor before it: "local_part >= anchor", then an OFFSET below
 ANCHOR_EVERY. The anchors hold while the domain's MailboxOrderVersion is the one they were
 taken at; database triggers move it on every insert, delete, or change of a local part or a
-fill, so a page is always the rows an OFFSET would give.
+fill, so a page is always the rows an OFFSET would give. On SQLite only: see
+accounts.ordertriggers for why PostgreSQL walks the index instead.
 """
 
 import threading
 from collections import OrderedDict
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from accounts.models import Mailbox, MailboxOrderVersion
@@ -25,7 +27,10 @@ _lock = threading.Lock()
 
 def mailbox_seek(domain: Domain, fullest: bool):
     """For paginate(seek=...): the unsearched list of `domain` (sorted fullest first or by name),
-    narrowed to start at the anchor at or before `offset`, and what is left of the offset."""
+    narrowed to start at the anchor at or before `offset`, and what is left of the offset.
+    None on PostgreSQL, which keeps no order versions (accounts.ordertriggers says why)."""
+    if connection.vendor != "sqlite":
+        return None
 
     def seek(rows: QuerySet, offset: int) -> tuple[QuerySet, int]:
         # The version is read on every page, deep or not, so that every page of the list takes
@@ -66,6 +71,10 @@ def _anchors_of(domain: Domain, fullest: bool, version: int) -> list[tuple]:
     anchors = [
         row for position, row in enumerate(rows.iterator(chunk_size=5000)) if position and not position % ANCHOR_EVERY
     ]
+    if connection.in_atomic_block:
+        # Rows this transaction wrote may yet be rolled back, and the version they moved
+        # with them: then the same number would come to stand for other rows.
+        return anchors
     with _lock:  # threads of one process share the anchors
         _anchors[key] = (version, anchors)
         while len(_anchors) > KEPT:

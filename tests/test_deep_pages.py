@@ -1,21 +1,25 @@
-"""Deep pages of a long mailbox list start from anchors (accounts.pages), and are still exactly
-the rows an OFFSET gives, in both orders, after every kind of change to the list."""
+"""Deep pages of a long mailbox list start from anchors (accounts.pages, on SQLite), and are
+still exactly the rows an OFFSET gives, in both orders, after every kind of change to the list.
+The pages are read outside any transaction (transactional_db), as requests are, so the anchors
+are kept between them and must follow each change."""
 
 import random
 from collections import OrderedDict
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
-from accounts import actions
+from accounts import actions, ordertriggers, pages
 from accounts.management.commands.loaddemo import load_demo
 from accounts.models import Mailbox, MailboxOrderVersion
+from accounts.pages import mailbox_seek
 from audit.log import COMMAND_LINE
 from domains.models import Domain
 
 
 @pytest.fixture
-def long_list(db, settings, monkeypatch):
+def long_list(transactional_db, settings, monkeypatch):
     """One domain of 1,234 mailboxes with fills from a few values (long runs of ties), pages
     of 20 and an anchor every 100 rows, so anchors fall inside runs of equal fill."""
     settings.PAGE_SIZE = 20
@@ -69,7 +73,31 @@ def test_pages_follow_every_change_to_the_list(superadmin_client, long_list):
     assert_every_page_is_the_offset_page(superadmin_client, domain)
 
 
+def test_the_anchors_are_kept_between_requests_and_only_on_sqlite(superadmin_client, long_list):
+    superadmin_client.get(f"/domains/{long_list.name}/?mpage=40")
+    assert bool(pages._anchors) == (connection.vendor == "sqlite")
+
+
+def test_the_triggers_come_back_when_a_migration_remakes_the_mailbox_table(transactional_db):
+    if connection.vendor != "sqlite":
+        assert mailbox_seek(Domain(pk=1, name="example.org"), fullest=False) is None  # no anchors, no triggers
+        return
+    names = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'accounts_mailbox'"
+    with connection.schema_editor() as editor:  # what an AlterField does on SQLite: the table remade
+        field = Mailbox._meta.get_field("display_name")
+        editor.alter_field(Mailbox, field, field)
+        editor._remake_table(Mailbox)
+    with connection.cursor() as cursor:
+        assert cursor.execute(names).fetchall() == []
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        assert sorted(row[0] for row in cursor.execute(names).fetchall()) == sorted(ordertriggers.TRIGGERS)
+
+
 def test_the_order_version_moves_with_every_write_that_can_reorder(db, domain):
+    if connection.vendor != "sqlite":
+        return  # kept on SQLite only (accounts.ordertriggers); the test above checks PostgreSQL takes no anchors
+
     def version() -> int:
         return MailboxOrderVersion.objects.filter(domain=domain.pk).values_list("version", flat=True).first() or 0
 
