@@ -103,6 +103,19 @@ def remove_totp(person: Person, *, actor: Actor) -> None:
     _record(actor, person, "turned off authenticator app", changes)
 
 
+def seal_plain_totp_keys() -> int:
+    """Seal the authenticator app keys restored from a backup made before they were sealed
+    (base32, as apps read it: a sealed key is base64url and always has lower case letters)."""
+    plain = [
+        (pk, secret)
+        for pk, secret in Enrolment.objects.exclude(totp_secret="").values_list("pk", "totp_secret")
+        if totp.is_plain_key(secret)
+    ]
+    for pk, secret in plain:
+        Enrolment.objects.filter(pk=pk).update(totp_secret=seal(secret.encode()))
+    return len(plain)
+
+
 def check_totp(enrolment: Enrolment, code: str) -> bool:
     """Whether `code` is valid now and newer than every code accepted before; accepting it
     makes it and every earlier code invalid (one conditional UPDATE, so two requests with one

@@ -4,6 +4,7 @@ A code is accepted once: the caller stores the step it matched (`Match.step`) an
 step at or before the stored one, so a code seen over a shoulder or replayed is worthless.
 """
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -22,6 +23,11 @@ class Match:
 
 def new_secret() -> str:
     return pyotp.random_base32()  # 32 characters: 160 bits, as RFC 4226 recommends
+
+
+def is_plain_key(value: str) -> bool:
+    """A key as apps read it (base32, upper case), not a sealed one (core.sealed)."""
+    return re.fullmatch(r"[A-Z2-7]{16,}=*", value) is not None
 
 
 def normalize_code(code: str) -> str | None:

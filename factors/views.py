@@ -8,7 +8,7 @@ from functools import partial
 
 from django.contrib import messages
 from django.contrib.auth import authenticate, logout
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -286,9 +286,14 @@ def passkey_remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
 def totp_setup(request: HttpRequest) -> HttpResponse:
     """A new secret, shown as a QR code and as text; saved only once a code from it is typed."""
     person = person_of(request)
-    sealed = request.session.get(TOTP_SECRET)
-    secret = unseal(sealed, "the authenticator app's new key").decode() if sealed else totp.new_secret()
-    request.session[TOTP_SECRET] = sealed or seal(secret.encode())  # sessions are rows in the database too
+    try:
+        sealed = request.session.get(TOTP_SECRET)
+        secret = unseal(sealed, "the authenticator app's new key").decode() if sealed else ""
+    except ImproperlyConfigured:  # a set-up begun before keys were sealed, or under another key
+        secret = ""
+    if not secret:
+        secret = totp.new_secret()
+        request.session[TOTP_SECRET] = seal(secret.encode())  # sessions are rows in the database too
     form = TotpCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         found = totp.match(secret, form.cleaned_data["code"], after_step=None)

@@ -270,3 +270,17 @@ def test_a_sqlite_installation_moves_to_postgresql_without_losing_anything(tmp_p
         text=True,
     )
     assert result.returncode != 0 and "not empty" in result.stderr
+
+
+def test_a_backup_from_before_keys_were_sealed_restores_them_sealed(transactional_db, tmp_path):
+    from core.sealed import unseal
+    from factors.models import Enrolment
+
+    admin = actions.create_admin("root", "correct horse battery staple", actor=COMMAND_LINE, superadmin=True)
+    Enrolment.objects.create(user=admin, user_handle="h", totp_secret="JBSWY3DPEHPK3PXP")  # as stored then
+    backup = tmp_path / "old.tar.gz"
+    call_command("backup", str(backup), stdout=open(os.devnull, "w"))
+    call_command("flush", "--no-input", verbosity=0)
+    call_command("restore", str(backup), stdout=open(os.devnull, "w"))
+    stored = Enrolment.objects.get().totp_secret
+    assert stored != "JBSWY3DPEHPK3PXP" and unseal(stored, "test") == b"JBSWY3DPEHPK3PXP"

@@ -464,3 +464,12 @@ def test_keys_stored_before_they_were_sealed_are_sealed_by_the_upgrade(transacti
     executor.migrate(executor.loader.graph.leaf_nodes())
     stored = Enrolment.objects.get().totp_secret
     assert stored != "JBSWY3DPEHPK3PXP" and unseal(stored, "test") == b"JBSWY3DPEHPK3PXP"
+
+
+def test_a_set_up_begun_before_keys_were_sealed_starts_again_with_a_new_key(mailbox):
+    client = mailbox_client("alice@example.org")
+    session = client.session
+    session["factors_new_totp_secret"] = "JBSWY3DPEHPK3PXP"  # a session from before the upgrade
+    session.save()
+    assertContains(client.get("/security/authenticator-app/"), "<svg")
+    assert new_totp_secret(client) != "JBSWY3DPEHPK3PXP"

@@ -14,6 +14,7 @@ from accounts.models import User
 from domains.models import Domain
 from export.dirty import mark_dirty
 from export.models import ConfigState
+from factors.actions import seal_plain_totp_keys
 
 # Models that moved to another app since backups of format 1 were first made.
 MOVED_MODELS = {"accounts.auditentry": "audit.auditentry"}
@@ -90,6 +91,7 @@ class Command(BaseCommand):
                 call_command("loaddata", str(database), verbosity=0)
                 # No process's in-memory rendering matches the restored rows: the next apply renders all.
                 ConfigState.objects.update(running_since=None, renderer="")
+                seal_plain_totp_keys()  # a backup from before authenticator app keys were sealed
                 mark_dirty()
             # The last applied generation, for the preview's diff; backups leave out its DKIM key
             # files (the next apply renders them again from the rows).
