@@ -194,8 +194,9 @@ def _record(generation: Generation, wanted: int, answer: dict, problems: list) -
         "last_ok": generation.ok,
         "last_error": generation.error,
         "failures_in_a_row": 0 if generation.ok else F("failures_in_a_row") + 1,
-        "hand_built": answer.get("hand_built", []),
     }
+    if generation.ok or "hand_built" in answer:  # another failure says nothing about the host's files
+        fields["hand_built"] = answer.get("hand_built", [])
     if generation.ok:
         fields |= {
             "applied": wanted,

@@ -536,12 +536,14 @@ class Helper:
         /etc/dovecot/users) where the first generation would link its own. Debian's packages
         install none of them, only smtpd.conf and dovecot.conf, which say nothing either way."""
         found = []
+        ours = os.path.realpath(self.base) + os.sep
         for rel in LINKS:
             path = os.path.join(self.root, rel)
-            if rel.startswith(("etc/smtpd/", "etc/dovecot/users")) and not os.path.islink(path):
-                with contextlib.suppress(OSError):
-                    if os.path.isfile(path) and os.path.getsize(path) > 0:
-                        found.append("/" + rel)
+            if not rel.startswith(("etc/smtpd/", "etc/dovecot/users")) or os.path.realpath(path).startswith(ours):
+                continue  # a file Debian may install, or one of the panel's links
+            with contextlib.suppress(OSError):
+                if os.path.isfile(path) and os.path.getsize(path) > 0:  # a link to a file counts too
+                    found.append("/" + rel)
         return found
 
     def apply_locked(self, generation: int, replace_hand_built: bool = False) -> dict:

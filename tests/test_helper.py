@@ -106,13 +106,16 @@ def test_the_first_apply_over_a_host_built_by_hand_waits_for_adoption_or_a_yes(s
     (root / "etc/smtpd/domains").write_text("example.net\n")
     (root / "etc/dovecot").mkdir(parents=True)
     (root / "etc/dovecot/users").write_text(f"bob@example.net:{HASH}::::::\n")
+    (root / "etc/mail").mkdir()
+    (root / "etc/mail/vusers").write_text("bob@example.net vmail\n")
+    (root / "etc/smtpd/vusers").symlink_to(root / "etc/mail/vusers")  # a link made by hand counts too
     stage_raw(staging, 1, files_for(root))
 
     def ask(request: dict) -> dict:  # as the socket does: the refusal is an answer that says what was found
         return helper.answer(Helper(config), json.dumps(request).encode())
 
     answer = ask({"op": "apply", "generation": 1})
-    assert not answer["ok"] and answer["hand_built"] == ["/etc/dovecot/users", "/etc/smtpd/domains"]
+    assert not answer["ok"] and answer["hand_built"] == ["/etc/dovecot/users", "/etc/smtpd/domains", "/etc/smtpd/vusers"]
     assert "Adopt the host first" in answer["error"]
     assert not (root / "etc/mailadmin/current").exists() and not (root / "etc/smtpd.conf").exists()
     assert (root / "etc/smtpd/domains").read_text() == "example.net\n"
