@@ -115,7 +115,11 @@ def test_the_first_apply_over_a_host_built_by_hand_waits_for_adoption_or_a_yes(s
         return helper.answer(Helper(config), json.dumps(request).encode())
 
     answer = ask({"op": "apply", "generation": 1})
-    assert not answer["ok"] and answer["hand_built"] == ["/etc/dovecot/users", "/etc/smtpd/domains", "/etc/smtpd/vusers"]
+    assert not answer["ok"] and answer["hand_built"] == [
+        "/etc/dovecot/users",
+        "/etc/smtpd/domains",
+        "/etc/smtpd/vusers",
+    ]
     assert "Adopt the host first" in answer["error"]
     assert not (root / "etc/mailadmin/current").exists() and not (root / "etc/smtpd.conf").exists()
     assert (root / "etc/smtpd/domains").read_text() == "example.net\n"
