@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from accounts.models import AppPassword, Mailbox
 from core.mailhost import HostConfig
 from export.render import (
+    APP_PASSWORD_OF,
     Vetted,
     _app_password_refusal,
     _mailbox_refusal,
@@ -70,7 +71,8 @@ def rerender(previous: Rendered, mailbox_ids: set[int], host: HostConfig) -> tup
     if len(changed) != len(mailbox_ids):
         return None  # a mailbox is gone
     if any(
-        p.row.startswith("an app password of ") and p.row[19:] in changed.values() for p in previous.vetted.problems
+        p.row.startswith(APP_PASSWORD_OF) and p.row.removeprefix(APP_PASSWORD_OF) in changed.values()
+        for p in previous.vetted.problems
     ):
         return None
     fresh = [

@@ -132,6 +132,9 @@ def _check_host(host: HostConfig) -> None:
         raise RenderError("the SRS key must be 16 to 256 letters, digits or + / = _ -")
 
 
+APP_PASSWORD_OF = "an app password of "  # how a refused app password row is named (export.incremental reads it)
+
+
 @dataclass(frozen=True)
 class Problem:
     """A row the renderer leaves out, so the rest of the host still applies (DESIGN decision 10)."""
@@ -277,7 +280,7 @@ def vet(snapshot: Snapshot, host: HostConfig) -> Vetted:
         if row.address not in exported_addresses:
             continue  # a disabled or left-out mailbox: its app passwords go with it
         if reason := _app_password_refusal(row):
-            problems.append(Problem(_domain_of(row.address), f"an app password of {row.address}", reason))
+            problems.append(Problem(_domain_of(row.address), f"{APP_PASSWORD_OF}{row.address}", reason))
         else:
             app_passwords.append(row)
     scripts = []
