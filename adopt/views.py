@@ -26,11 +26,10 @@ from core.access import superadmin_required
 from core.http import HtmxHttpRequest
 from domains import dkim
 from transfer.plan import printable
-from transfer.uploads import InMemoryOnly
+from transfer.uploads import keep_in_memory
 
 PAGE, REPORT = "adopt/adopt.html", "adopt/adoption.html"
 EXPIRE = timedelta(hours=1)  # an archive not confirmed within the hour is wiped
-REQUEST_SLACK = 64 * 1024
 
 
 def _page(request: HtmxHttpRequest, form: UploadForm | None = None, error: str = "", status: int = 200) -> HttpResponse:
@@ -59,9 +58,8 @@ def adopt_page(request: HtmxHttpRequest) -> HttpResponse:
 def adopt_upload(request: HtmxHttpRequest) -> HttpResponse:
     """The dry run. As for the CSV import, the upload stays in memory (it holds hashes and keys)
     and CSRF is checked inside, once the upload handler is set (Django's documented order)."""
-    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_UPLOAD + REQUEST_SLACK:
+    if not keep_in_memory(request, MAX_UPLOAD):
         return _too_large(request)
-    request.upload_handlers = [InMemoryOnly(request, MAX_UPLOAD)]
     return _dry_run(request)
 
 

@@ -10,6 +10,19 @@ import io
 
 from django.core.files.uploadedfile import InMemoryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.http import HttpRequest
+
+# Room for the form's other fields and the multipart framing around the file.
+REQUEST_SLACK = 64 * 1024
+
+
+def keep_in_memory(request: HttpRequest, limit: int) -> bool:
+    """Before anything reads the body: False if the request says it is larger than a file of
+    `limit` bytes can make it; else every upload of this request is kept in memory (InMemoryOnly)."""
+    if int(request.META.get("CONTENT_LENGTH") or 0) > limit + REQUEST_SLACK:
+        return False
+    request.upload_handlers = [InMemoryOnly(request, limit)]
+    return True
 
 
 class InMemoryOnly(FileUploadHandler):

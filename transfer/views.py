@@ -22,12 +22,10 @@ from transfer.access import job_for, jobs_for
 from transfer.forms import ExportForm, ImportForm
 from transfer.models import ImportJob, ImportLine
 from transfer.plan import plan
-from transfer.uploads import InMemoryOnly
+from transfer.uploads import keep_in_memory
 
 PAGE = "transfer/csv.html"
 JOB_PAGE = "transfer/import_job.html"
-# Room for the form's other fields and the multipart framing around the file.
-REQUEST_SLACK = 64 * 1024
 
 
 def _page(request: HtmxHttpRequest, form: ImportForm | None = None, error: str = "", status: int = 200) -> HttpResponse:
@@ -81,9 +79,8 @@ def export_csv(request: HtmxHttpRequest) -> HttpResponse:
 def import_csv(request: HtmxHttpRequest) -> HttpResponse:
     """The dry run. The upload handler is set before anything reads the body, which is why CSRF
     is checked inside, after it (Django's documented way to change upload handlers)."""
-    if int(request.META.get("CONTENT_LENGTH") or 0) > csvformat.MAX_BYTES + REQUEST_SLACK:
+    if not keep_in_memory(request, csvformat.MAX_BYTES):
         return _too_large(request)
-    request.upload_handlers = [InMemoryOnly(request, csvformat.MAX_BYTES)]
     return _dry_run(request)
 
 
