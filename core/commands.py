@@ -15,6 +15,13 @@ def read_password(prompt: str = "Password: ") -> str:
     return password
 
 
+def asked_yes(question: str) -> bool:
+    """A person at a terminal answered yes; never yes without a terminal (a script says --yes)."""
+    if not sys.stdin.isatty():
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
 def raise_command_error(error) -> None:
     messages = getattr(error, "message_dict", None)
     if messages:

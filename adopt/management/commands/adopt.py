@@ -10,6 +10,7 @@ from adopt.report import PLAN_WORDS, UNCHANGED
 from adopt.report import dry_run as judge
 from adopt.sources import Archive, Directory, SourceError
 from audit.log import Actor
+from core.commands import asked_yes
 
 DEFAULTS = Paths()
 
@@ -65,7 +66,7 @@ class Command(BaseCommand):
             )
         if dry_run:
             return
-        if not yes and not self._asked_yes():
+        if not yes and not asked_yes("Adopt this host?"):
             raise CommandError("Nothing was adopted (run with --yes to adopt without asking).")
         try:
             done = actions.adopt(planned, reading, actor=Actor("command line, adoption"))
@@ -84,8 +85,3 @@ class Command(BaseCommand):
                 return f.read()
         except OSError as e:
             raise CommandError(f"cannot read {archive}: {e.strerror}") from None
-
-    def _asked_yes(self) -> bool:
-        if not sys.stdin.isatty():
-            return False
-        return input("Adopt this host? [y/N] ").strip().lower() in ("y", "yes")

@@ -4,6 +4,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.views.decorators.debug import sensitive_variables
 
+from core.commands import asked_yes
 from transfer import csvformat, runner
 from transfer.models import ImportJob, ImportLine
 from transfer.plan import plan
@@ -48,7 +49,7 @@ class Command(BaseCommand):
             raise CommandError(f"{_lines(counts['error'])} with errors: nothing was written. Fix them and run again.")
         if dry_run:
             return
-        if not yes and not self._asked_yes():
+        if not yes and not asked_yes("Import these lines?"):
             raise CommandError("Nothing was written (run with --yes to import without asking).")
         job = runner.create_job(result, owner=None, file_name=file, confirmed=True)
         self._run(job, result.plain_texts)
@@ -63,11 +64,6 @@ class Command(BaseCommand):
                 return f.read(limit)
         except OSError as e:
             raise CommandError(f"cannot read {file}: {e.strerror}") from None
-
-    def _asked_yes(self) -> bool:
-        if not sys.stdin.isatty():
-            return False
-        return input("Import these lines? [y/N] ").strip().lower() in ("y", "yes")
 
     def _run(self, job: ImportJob, plain_texts: dict[int, str]) -> None:
         started = time.monotonic()
