@@ -111,6 +111,7 @@ def test_a_file_with_errors_shows_every_error_and_offers_no_import(superadmin_cl
     assertNotContains(page, "Import 4 lines")
     assertContains(page, 'id="line-3"')
     assertNotContains(page, 'id="line-2"')  # errors first, alone; the rest on "All lines"
+    assertContains(page, '<a href="?show=all">All lines (4)</a>')
     assert superadmin_client.post(f"/csv/import/{job.pk}/confirm/").status_code == 302
     assert not Mailbox.objects.exists()
 
