@@ -13,16 +13,32 @@ accounts.ordertriggers for why PostgreSQL walks the index instead.
 import threading
 from collections import OrderedDict
 
+from django.conf import settings
+from django.core.paginator import Page
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 
 from accounts.models import Mailbox, MailboxOrderVersion
+from core.views import paginate, requested_page
 from domains.models import Domain
 
 ANCHOR_EVERY = 1000
 KEPT = 64  # (domain, order) pairs one process keeps anchors for
 _anchors: OrderedDict[tuple[int, bool], tuple[int, list[tuple]]] = OrderedDict()
 _lock = threading.Lock()
+
+
+def mailbox_page(request: HttpRequest, domain: Domain, query: str, fullest: bool, param: str = "page") -> Page:
+    """The page of `domain`'s mailboxes that the domain page and the API list show: searched by
+    the prefix `query`, by name or the fullest first. Without a search, the domain's own count
+    numbers the pages (no COUNT over 100,000 rows) and a deep page starts from an anchor."""
+    rows = Mailbox.objects.filter(domain=domain).search(query)
+    found = rows.count() if query else domain.mailbox_count
+    if fullest:
+        number = requested_page(request, found, param)
+        rows = rows.fullest_first(found, domain.mailbox_count, number, settings.PAGE_SIZE)
+    return paginate(request, rows, param, found, seek=None if query else mailbox_seek(domain, fullest))
 
 
 def mailbox_seek(domain: Domain, fullest: bool):

@@ -1,6 +1,5 @@
 from copy import copy
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
@@ -23,14 +22,14 @@ from accounts.forms import (
 )
 from accounts.middleware import MailboxHttpRequest
 from accounts.models import Alias, Forwarding, Mailbox, Postmaster, QueuedMail, User, Vacation
-from accounts.pages import mailbox_seek
+from accounts.pages import mailbox_page
 from audit.log import actor_for
 from core.access import admin_required, mailbox_required, superadmin_required
 from core.addresses import normalize_address, normalize_domain
 from core.mailhost import host_config
 from core.quota import fill_permille
 from core.search import prefix_filter
-from core.views import paginate, requested_page, run_action
+from core.views import paginate, run_action
 from domains.access import domain_for
 from domains.models import Domain
 
@@ -84,20 +83,12 @@ def _row(domain: Domain, **context) -> dict:
 
 def domain_page_context(request: MailboxHttpRequest, domain: Domain, **forms) -> dict:
     mailbox_query, alias_query = request.GET.get("mq", ""), request.GET.get("aq", "")
-    mailboxes = Mailbox.objects.filter(domain=domain).search(mailbox_query)
-    # Without a search, the domain's own count numbers the pages (no COUNT over 100,000 rows).
-    found = mailboxes.count() if mailbox_query else domain.mailbox_count
     fullest_first = request.GET.get("msort") == "fullest"
-    if fullest_first:
-        page = requested_page(request, found, "mpage")
-        mailboxes = mailboxes.fullest_first(found, domain.mailbox_count, page, settings.PAGE_SIZE)
     aliases = Alias.objects.filter(domain=domain).search(alias_query)
     return {
         "domain": domain,
         "row_urls": row_urls(domain),
-        "mailboxes": paginate(
-            request, mailboxes, "mpage", found, seek=None if mailbox_query else mailbox_seek(domain, fullest_first)
-        ),
+        "mailboxes": mailbox_page(request, domain, mailbox_query, fullest_first, "mpage"),
         "aliases": paginate(request, aliases, "apage"),
         "fullest_first": fullest_first,
         "queued_mail": QueuedMail.objects.filter(mailbox__domain=domain).select_related("mailbox")[:10],

@@ -9,6 +9,7 @@ either one's refusal comes back as problem details in their own words.
 from collections.abc import Callable
 from typing import Any
 
+from django.core.paginator import Page
 from django.db.models import QuerySet
 from django.forms import BaseForm
 from rest_framework import serializers
@@ -16,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.problems import form_errors
-from core.views import Seek, paginate, run_action
+from core.views import paginate, run_action
 
 
 def form_data(current: dict[str, Any], given: dict[str, Any], names: dict[str, str] | None = None) -> dict[str, Any]:
@@ -57,16 +58,14 @@ def search(request: Request) -> str:
 
 def page(
     request: Request,
-    rows: QuerySet,
+    rows: QuerySet | Page,
     out: type[serializers.Serializer],
     prepare: Callable[[Any], None] | None = None,
-    count: int | None = None,
-    seek: Seek | None = None,
 ) -> Response:
     """One page of `rows` as the panel's lists cut it (?page=N, PAGE_SIZE rows; a page past the
-    end is the last). `prepare` sets what each row needs without a query of its own; `count`,
-    when the caller knows it, spares counting every row; `seek` is paginate's."""
-    cut = paginate(request, rows, count=count, seek=seek)
+    end is the last), or the page a caller has cut already (accounts.pages.mailbox_page).
+    `prepare` sets what each row needs without a query of its own."""
+    cut = rows if isinstance(rows, Page) else paginate(request, rows)
     items = list(cut.object_list)
     for item in items if prepare else ():
         prepare(item)

@@ -2,7 +2,6 @@
 
 from copy import copy
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
@@ -11,13 +10,12 @@ from rest_framework.response import Response
 from accounts import actions
 from accounts.access import alias_for, mailbox_for
 from accounts.forms import AliasForm, MailboxForm
-from accounts.models import Alias, Mailbox
-from accounts.pages import mailbox_seek
+from accounts.models import Alias
+from accounts.pages import mailbox_page
 from api.auth import holder
 from api.bridge import act, body, form_data, page, search, valid
 from api.docs import PAGE, SEARCH, operation
 from api.schemas import AliasCreate, AliasOut, AliasUpdate, MailboxCreate, MailboxOut, MailboxUpdate, page_of
-from core.views import requested_page
 from domains.access import domain_for
 
 # API field → form field (the form asks for the password twice: api sends it as both).
@@ -57,22 +55,8 @@ def mailboxes(request: Request, name: str) -> Response:
             active=data["active"],
         )
         return Response(MailboxOut(mailbox).data, status=201)
-    query = search(request)
-    rows = Mailbox.objects.filter(domain=domain).search(query)
-    # Without a search, the domain's own count numbers the pages, as on the domain page.
-    count = rows.count() if query else domain.mailbox_count
-    fullest = request.query_params.get("sort") == "fullest"
-    if fullest:
-        number = requested_page(request, count)
-        rows = rows.fullest_first(count, domain.mailbox_count, number, settings.PAGE_SIZE)
-    return page(
-        request,
-        rows,
-        MailboxOut,
-        prepare=lambda mailbox: setattr(mailbox, "domain", domain),
-        count=count,
-        seek=None if query else mailbox_seek(domain, fullest),
-    )
+    cut = mailbox_page(request, domain, search(request), request.query_params.get("sort") == "fullest")
+    return page(request, cut, MailboxOut, prepare=lambda mailbox: setattr(mailbox, "domain", domain))
 
 
 @operation("get_mailbox", ok={200: MailboxOut}, errors=(404,), methods=["GET"])
